@@ -1,0 +1,38 @@
+# The two commands of the README's quick start are `make run` and `make test`;
+# both install what they need first (a virtualenv in .venv, the Kafka broker's jars).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test check lint typecheck security clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml ops/pom.xml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "from ops.local_kafka import ensure_jars; print('kafka jars:', ensure_jars())"
+	touch $@
+
+run: install
+	$(BIN)/payments run
+
+test: install
+	$(BIN)/coverage erase
+	$(BIN)/pytest -v --cov --cov-report=term --durations=15 $(PYTEST_ARGS)
+
+check: lint typecheck security
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy common ops ingress streams sinks schemas tests
+
+security: install
+	$(BIN)/bandit -q -c pyproject.toml -r common ops ingress streams sinks schemas
+
+clean:
+	rm -rf $(VENV) .payments .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Plumbing shared by every component: settings, Kafka clients, logging, metrics."""

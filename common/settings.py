@@ -1,0 +1,92 @@
+"""The one settings object. Built once in each entry point and passed down, never imported
+as a global: tests and several workers in one process need different values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+THREE_DAYS_MS = 3 * 24 * 3600 * 1000
+#: Providers retry for about three days; a week of retention leaves room to replay after that.
+DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Every pipeline topic name, with the optional prefix applied."""
+
+    raw_webhooks: str
+    retry: tuple[str, ...]
+    dlq: str
+    payment_events: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> TopicNames:
+        return cls(
+            raw_webhooks=f"{prefix}raw-webhooks",
+            retry=(f"{prefix}retry-1m", f"{prefix}retry-5m", f"{prefix}retry-30m"),
+            dlq=f"{prefix}dlq",
+            payment_events=f"{prefix}payment-events",
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return (self.raw_webhooks, *self.retry, self.dlq, self.payment_events)
+
+
+class PipelineSettings(BaseSettings):
+    """Configuration from the environment (or a `.env` file); names as in DESIGN.md."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_retention_ms: int = Field(default=DEFAULT_RETENTION_MS, ge=THREE_DAYS_MS)
+    database_url: str = "sqlite:///./.payments/payments.db"
+
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = []
+    stripe_tolerance_seconds: int = Field(default=300, gt=0)
+    paypal_webhook_id: str = ""
+    paypal_cert_dir: Path | None = None
+    admin_tokens: Annotated[list[SecretStr], NoDecode] = []
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    retry_delays_seconds: Annotated[tuple[float, ...], NoDecode] = (60.0, 300.0, 1800.0)
+    retry_attempts: Annotated[tuple[int, ...], NoDecode] = (2, 2, 1)
+
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8000
+    worker_metrics_port: int = 9101
+    sink_metrics_port: int = 9102
+    log_level: str = "INFO"
+
+    _split = field_validator(
+        "stripe_webhook_secrets",
+        "admin_tokens",
+        "retry_delays_seconds",
+        "retry_attempts",
+        mode="before",
+    )(_split_commas)
+
+    @model_validator(mode="after")
+    def _one_attempt_count_per_tier(self) -> PipelineSettings:
+        tiers = len(self.topics.retry)
+        if len(self.retry_delays_seconds) != tiers or len(self.retry_attempts) != tiers:
+            raise ValueError(
+                f"RETRY_DELAYS_SECONDS and RETRY_ATTEMPTS need one entry per retry tier ({tiers})"
+            )
+        return self
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames.with_prefix(self.topic_prefix)

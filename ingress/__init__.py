@@ -1,0 +1,1 @@
+"""HTTP ingress: verifies provider webhooks and produces them to Kafka."""

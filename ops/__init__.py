@@ -1,0 +1,1 @@
+"""Operating the pipeline: the `payments` CLI, the local broker, topics, the local stack."""

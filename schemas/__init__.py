@@ -1,0 +1,1 @@
+"""Contracts shared by every component: provider payloads, routing, the payment-events record."""

@@ -1,0 +1,1 @@
+"""Writes payment-events to the database with an exactly-once effect."""

@@ -1,0 +1,1 @@
+"""The streams worker: normalize provider events and apply them to per-payment state."""

@@ -1,0 +1,72 @@
+"""docker-compose.yml cannot run here (no Docker engine); check what can be checked."""
+
+from itertools import takewhile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ops.cli import app
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def app_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in compose()["services"].items()
+        if service.get("image") == "payments-webhook-pipeline:local"
+    }
+
+
+def test_every_app_service_runs_a_real_payments_command() -> None:
+    services = app_services()
+    assert set(services) == {"topics", "ingress", "worker", "sink"}
+    for name, service in services.items():
+        # the command line up to its options must be a command `payments` knows
+        words = list(takewhile(lambda word: not word.startswith("--"), service["command"]))
+        result = CliRunner().invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, f"{name}: payments {' '.join(words)}: {result.output}"
+    options = app_services()["ingress"]["command"]
+    assert options[options.index("--port") + 1] == "8000"
+
+
+def test_every_pipeline_service_has_a_health_check() -> None:
+    services = compose()["services"]
+    for name in ("kafka", "postgres", "ingress", "worker", "sink", "prometheus", "grafana"):
+        assert "healthcheck" in services[name], name
+
+
+def test_prometheus_scrapes_the_ports_the_components_serve() -> None:
+    config = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]
+    }
+    services = compose()["services"]
+    assert targets["ingress"] == "ingress:8000"
+    assert "8000:8000" in services["ingress"]["ports"]
+    assert targets["worker"] == f"worker:{services['worker']['environment']['WORKER_METRICS_PORT']}"
+    assert targets["sink"] == f"sink:{services['sink']['environment']['SINK_METRICS_PORT']}"
+
+
+def test_mounted_files_exist() -> None:
+    for service in compose()["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+
+
+def test_dockerfile_copies_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("common", "ops", "ingress", "streams", "sinks", "schemas"):
+        assert f"COPY {package} {package}" in dockerfile
+    assert dockerfile.count("FROM ") == 2  # multi-stage: build, runtime
