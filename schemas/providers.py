@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from common.errors import PermanentError
+
 
 class Provider(StrEnum):
     STRIPE = "stripe"
@@ -40,14 +42,14 @@ PayloadErrorCode = Literal[
 ]
 
 
-class PayloadError(ValueError):
+class PayloadError(PermanentError, ValueError):
     """The body can never be processed, however often it is retried.
 
     `detail` names fields and rules, never field values: it ends up in logs and headers.
     """
 
     def __init__(self, code: PayloadErrorCode, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
+        super().__init__(code, detail)
         self.code: PayloadErrorCode = code
         self.detail = detail
 

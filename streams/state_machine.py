@@ -134,14 +134,14 @@ class NotYetApplicable:
 
 
 @dataclass(frozen=True, slots=True)
-class PermanentError:
+class Rejected:
     """Can never apply: dead-letter it with `reason`."""
 
     reason: Literal["currency_mismatch", "refund_exceeds_captured"]
     detail: str
 
 
-Outcome = Applied | Stale | Duplicate | NotYetApplicable | PermanentError
+Outcome = Applied | Stale | Duplicate | NotYetApplicable | Rejected
 
 
 def apply_event(state: PaymentState | None, event: NormalizedEvent) -> Outcome:
@@ -151,12 +151,12 @@ def apply_event(state: PaymentState | None, event: NormalizedEvent) -> Outcome:
     facts = event.facts
     known = state.currency if state else None
     if known and facts.currency and facts.currency != known:
-        return PermanentError("currency_mismatch", f"{facts.currency} on a {known} payment")
+        return Rejected("currency_mismatch", f"{facts.currency} on a {known} payment")
     merged = _merge(state, event)
     if merged.refunded > merged.captured:
         if not merged.captured:
             return NotYetApplicable("capture_not_seen")
-        return PermanentError(
+        return Rejected(
             "refund_exceeds_captured", f"refunds of {merged.refunded} > {merged.captured} captured"
         )
     if (

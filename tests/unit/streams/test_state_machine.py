@@ -18,7 +18,7 @@ from streams.state_machine import (
     NotYetApplicable,
     Outcome,
     PaymentState,
-    PermanentError,
+    Rejected,
     Stale,
     StatusMark,
     apply_event,
@@ -211,7 +211,7 @@ def test_a_refund_whose_charge_reports_the_capture_applies_at_once() -> None:
 )
 def test_refunds_above_the_capture_are_permanent_errors(facts: dict[str, Any]) -> None:
     outcome = _refund(_captured(), "evt_r1", T0 + SECOND, **facts)
-    assert isinstance(outcome, PermanentError)
+    assert isinstance(outcome, Rejected)
     assert outcome.reason == "refund_exceeds_captured"
 
 
@@ -242,7 +242,7 @@ def test_a_dispute_outranks_refunds_and_lifecycle() -> None:
 def test_a_currency_change_is_a_permanent_error() -> None:
     event = _event("evt_jpy", T0 + SECOND, CAPTURE, captured=1000, currency="JPY")
     outcome = apply_event(_captured(), event)
-    assert isinstance(outcome, PermanentError)
+    assert isinstance(outcome, Rejected)
     assert outcome.reason == "currency_mismatch"
 
 

@@ -22,7 +22,7 @@ from streams.state_machine import (
     NotYetApplicable,
     Outcome,
     PaymentState,
-    PermanentError,
+    Rejected,
     Stale,
     apply_event,
 )
@@ -156,7 +156,7 @@ def test_any_delivery_order_with_duplicates_ends_where_in_order_delivery_does(
 
     assert all(isinstance(outcome, Applied) for outcome in in_order.outcomes)
     assert shuffled.parked == []
-    assert not any(isinstance(outcome, PermanentError) for outcome in shuffled.outcomes)
+    assert not any(isinstance(outcome, Rejected) for outcome in shuffled.outcomes)
     assert _final(shuffled) == _final(in_order)
 
 

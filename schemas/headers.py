@@ -1,0 +1,46 @@
+"""Kafka header names of the pipeline topics (DESIGN.md, "Headers on raw-webhooks").
+
+Header values are UTF-8 bytes; times are epoch milliseconds as decimal strings.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# set by ingress on raw-webhooks and carried forward on every later hop
+PROVIDER: Final = "provider"
+EVENT_ID: Final = "event-id"
+EVENT_TYPE: Final = "event-type"
+RECEIVED_AT: Final = "received-at"
+CORRELATION_ID: Final = "correlation-id"
+CONTENT_TYPE: Final = "content-type"
+SCHEMA_VERSION: Final = "schema-version"
+
+# added by the worker on retry tiers and dlq
+RETRY_ATTEMPT: Final = "retry-attempt"
+RETRY_DUE_AT: Final = "retry-due-at"
+ERROR_CLASS: Final = "error-class"
+ERROR_MESSAGE: Final = "error-message"
+ORIGINAL_TOPIC: Final = "original-topic"
+ORIGINAL_PARTITION: Final = "original-partition"
+ORIGINAL_OFFSET: Final = "original-offset"
+FIRST_FAILED_AT: Final = "first-failed-at"
+DLQ_REASON: Final = "dlq-reason"
+
+# added by the replay tool
+REPLAYED_FROM: Final = "replayed-from"
+REPLAY_ID: Final = "replay-id"
+
+#: schema-version of raw-webhooks records: the provider's raw body, unchanged
+RAW_SCHEMA_VERSION: Final = "1"
+
+
+def header_map(headers: object) -> dict[str, str]:
+    """Kafka headers (a sequence of (name, bytes) pairs, as both clients give them) as a
+    dict of strings; a repeated name keeps its last value."""
+    pairs = headers if isinstance(headers, list | tuple) else []
+    return {
+        name: (value or b"").decode("utf-8", "replace")
+        for name, value in pairs
+        if isinstance(name, str)
+    }
