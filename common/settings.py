@@ -59,6 +59,8 @@ class PipelineSettings(BaseSettings):
     stripe_tolerance_seconds: int = Field(default=300, gt=0)
     paypal_webhook_id: str = ""
     paypal_cert_dir: Path | None = None
+    paypal_cert_cache_dir: Path | None = None
+    paypal_tolerance_seconds: int = Field(default=300, gt=0)
     admin_tokens: Annotated[list[SecretStr], NoDecode] = []
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     retry_delays_seconds: Annotated[tuple[float, ...], NoDecode] = (60.0, 300.0, 1800.0)
@@ -66,8 +68,31 @@ class PipelineSettings(BaseSettings):
 
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
+    #: Longest wait for the broker's ack before answering 503 (the provider then retries).
+    ingress_produce_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    ingress_retry_after_seconds: int = Field(default=30, gt=0)
     worker_metrics_port: int = 9101
+    #: Each worker keeps its RocksDB tables under `WORKER_DATA_DIR/WORKER_ID`: two workers
+    #: must never share one (RocksDB locks its files).
+    worker_data_dir: Path = Path(".payments/worker")
+    worker_id: str = Field(default="worker-1", pattern=r"^[A-Za-z0-9_.-]+$")
+    #: The workers' consumer group (and faust app id, which names the tables' changelog
+    #: topics); TOPIC_PREFIX is put in front of it.
+    worker_group_id: str = "payments-worker"
+    #: RocksDB block cache per table partition; faust's default is 2 GiB each.
+    worker_block_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    dedupe_retention_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    #: How often a partition's expired dedupe entries are swept out of RocksDB.
+    dedupe_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    #: How long the group waits for a silent worker (killed, partitioned away) before it
+    #: hands its partitions to the others. Heartbeats run on the consumer's own thread, so a
+    #: busy worker is not mistaken for a dead one. The broker's floor is 6 s.
+    worker_session_timeout_seconds: float = Field(default=10.0, ge=6)
     sink_metrics_port: int = 9102
+    sink_group_id: str = "payments-sink"
+    sink_batch_size: int = Field(default=1000, ge=1)
+    sink_batch_max_wait_ms: int = Field(default=200, ge=1)
+    sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
 
     _split = field_validator(

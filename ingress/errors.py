@@ -1,9 +1,10 @@
-"""Verification failures of ingress, each with a stable `code` for the JSON error body.
+"""Why ingress refuses a request, each with a stable `code` for the JSON error body.
 
-`SignatureError` and its subclasses mean "the request is not authentic": the app answers
-4xx and produces nothing. `CertificateUnavailable` is deliberately NOT a `SignatureError`:
-it means PayPal's certificate could not be obtained right now, so the app answers 503 and
-PayPal retries later.
+`SignatureError` and its subclasses mean "the request is not authentic", `RequestRejected`
+"the request is not a webhook we take": the app answers 4xx and produces nothing.
+`Unavailable` means "not now": the app answers 503 with Retry-After and the provider
+retries later. `CertificateUnavailable` is deliberately an `Unavailable`, NOT a
+`SignatureError`: PayPal's certificate could not be obtained right now.
 """
 
 from __future__ import annotations
@@ -76,7 +77,65 @@ class TransmissionReplayed(SignatureError):
     code = "transmission_replayed"
 
 
-class CertificateUnavailable(Exception):
+RejectionCode = Literal["payload_too_large", "unsupported_media_type", "client_disconnected"]
+
+
+class RequestRejected(Exception):
+    """The request is refused before its signature is even looked at."""
+
+    code: ClassVar[RejectionCode]
+    status: ClassVar[int]
+
+
+class PayloadTooLarge(RequestRejected):
+    """The body is (or announces to be) longer than `MAX_BODY_BYTES`."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(RequestRejected):
+    """The body is not declared as UTF-8 JSON."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class ClientDisconnected(RequestRejected):
+    """The client went away before sending the whole body; nobody reads the answer."""
+
+    code = "client_disconnected"
+    status = 400
+
+
+UnavailableCode = Literal[
+    "certificate_unavailable", "broker_unavailable", "provider_not_configured"
+]
+
+
+class Unavailable(Exception):
+    """The webhook may be fine but cannot be taken now: 503, the provider retries."""
+
+    code: ClassVar[UnavailableCode]
+
+
+class CertificateUnavailable(Unavailable):
     """PayPal's certificate could not be fetched and none is cached: retryable (503)."""
 
-    code: ClassVar[Literal["certificate_unavailable"]] = "certificate_unavailable"
+    code = "certificate_unavailable"
+
+
+class BrokerUnavailable(Unavailable):
+    """The broker did not acknowledge the record in time, or refused it."""
+
+    code = "broker_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the broker did not acknowledge the webhook: {reason}")
+        self.reason = reason
+
+
+class ProviderNotConfigured(Unavailable):
+    """This provider's secrets are not configured: an operator must fix it, then retries pass."""
+
+    code = "provider_not_configured"

@@ -213,9 +213,16 @@ def _check_transmission_time(value: str, now: datetime, tolerance_seconds: int) 
         raise TimestampOutOfTolerance(f"transmission time {value} is off by > {tolerance_seconds}s")
 
 
-def _signed_message(payload: bytes, headers: PayPalHeaders, webhook_id: str) -> bytes:
-    fields = (headers.transmission_id, headers.transmission_time, webhook_id, zlib.crc32(payload))
+def signed_message(
+    payload: bytes, transmission_id: str, transmission_time: str, webhook_id: str
+) -> bytes:
+    """The bytes PayPal signs for one transmission of `payload` (module docs)."""
+    fields = (transmission_id, transmission_time, webhook_id, zlib.crc32(payload))
     return "|".join(str(field) for field in fields).encode()
+
+
+def _signed_message(payload: bytes, headers: PayPalHeaders, webhook_id: str) -> bytes:
+    return signed_message(payload, headers.transmission_id, headers.transmission_time, webhook_id)
 
 
 def _check_signature(message: bytes, headers: PayPalHeaders, certificate: x509.Certificate) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from common.kafka import make_admin
 from common.logging import configure_logging
@@ -112,32 +111,114 @@ def ingress(
 ) -> None:
     """Serve the webhook ingress (uvicorn, uvloop, httptools)."""
     from ingress.app import create_app
+    from ingress.server import serve
 
     settings = PipelineSettings()
     configure_logging(settings.log_level, component="ingress")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.ingress_host,
-        port=port or settings.ingress_port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-    )
+    serve(create_app(settings), host or settings.ingress_host, port or settings.ingress_port)
 
 
 @app.command()
-def worker() -> None:
-    """The streams worker (dedupe, state machine, retry ladder)."""
-    typer.echo("error: the streams worker is not built yet (issue #4)", err=True)
-    raise typer.Exit(2)
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write it.")] = Path("openapi.json"),
+) -> None:
+    """Write the ingress HTTP API description (openapi.json, committed at the repo root)."""
+    from ingress.app import render_openapi
+
+    output.write_text(render_openapi(PipelineSettings()))
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def worker(
+    metrics_host: Annotated[str, typer.Option(help="Where /metrics listens.")] = "127.0.0.1",
+) -> None:
+    """The streams worker (dedupe, state machine, retry ladder); /metrics on
+    WORKER_METRICS_PORT."""
+    from streams.worker import run
+
+    settings = PipelineSettings()
+    configure_logging(settings.log_level, component="worker")
+    run(settings, metrics_host)
 
 
 @app.command()
 def sink() -> None:
-    """The Postgres sink (exactly-once effect)."""
-    typer.echo("error: the Postgres sink is not built yet (issue #5)", err=True)
-    raise typer.Exit(2)
+    """The Postgres sink: payment-events into DATABASE_URL, exactly-once effect."""
+    import asyncio
+
+    from sinks.main import run_sink
+
+    settings = PipelineSettings()
+    configure_logging(settings.log_level, component="sink")
+    asyncio.run(run_sink(settings))
+
+
+db_app = typer.Typer(help="The sink's database (DATABASE_URL).")
+bench_app = typer.Typer(help="Benchmarks; run them on an otherwise idle machine.")
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations. Additive only, so safe while sinks run; safe to run again."""
+    from sinks.migrate import current_revision, upgrade
+
+    settings = PipelineSettings()
+    upgrade(settings.database_url)
+    typer.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@bench_app.command("sink")
+def bench_sink(
+    events: Annotated[int, typer.Option(min=1, help="payment-events to pre-load.")] = 100_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sink batch size.")] = 2_000,
+) -> None:
+    """Sink rows/s from pre-loaded payment-events vs a bare COPY of the same rows
+    (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
+    from ops.bench_sink import bench
+
+    settings = PipelineSettings()
+    configure_logging("WARNING", component="bench")
+    typer.echo(bench(settings, events, batch_size).report())
+
+
+@bench_app.command("ingress")
+def bench_ingress(
+    requests: Annotated[int, typer.Option(min=1, max=1_000_000, help="Per run, at most.")] = 30_000,
+    duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds per run, at most.")] = 15,
+    connections: Annotated[
+        int, typer.Option(min=1, help="Keep-alive connections per worker.")
+    ] = 32,
+    workers: Annotated[int, typer.Option(min=1, help="Load generator processes.")] = 1,
+    rate: Annotated[float, typer.Option(min=0, help="Target req/s; 0: as fast as it goes.")] = 0,
+    paypal_share: Annotated[float, typer.Option(min=0, max=1, help="PayPal fraction.")] = 0.5,
+    log_level: Annotated[str, typer.Option(help="The ingress server's log level.")] = "WARNING",
+) -> None:
+    """Signed Stripe and PayPal webhooks against ingress (durable produce to the broker at
+    KAFKA_BOOTSTRAP_SERVERS, `bench-` topics), then against a bare 200-OK app on the same
+    server stack; req/s, p50/p95/p99 and errors of both, and their ratio. Loopback only."""
+    from ingress.bench import Load, format_report, run_bench
+
+    load = Load(requests, duration, connections, workers, rate, paypal_share)
+    configure_logging("WARNING", component="bench")
+    typer.echo(format_report(*run_bench(PipelineSettings(), load, log_level)))
+
+
+@bench_app.command("worker")
+def bench_worker(
+    events: Annotated[int, typer.Option(min=1, help="raw-webhooks records to pre-load.")] = 50_000,
+    duplicate_share: Annotated[
+        float, typer.Option(min=0, max=0.5, help="Share of provider redeliveries.")
+    ] = 0.1,
+) -> None:
+    """Events/s through one streams worker vs a bare aiokafka consume→produce loop over the
+    same pre-loaded records (broker at KAFKA_BOOTSTRAP_SERVERS, `bench-` topics)."""
+    from streams.bench import bench
+
+    configure_logging("WARNING", component="bench")
+    typer.echo(bench(PipelineSettings(), events, duplicate_share).report())
 
 
 @app.command()
@@ -164,6 +245,8 @@ def run(
         overrides["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     if "DATABASE_URL" not in os.environ:
         overrides["DATABASE_URL"] = f"sqlite:///{state_dir / 'payments.db'}"
+    if "WORKER_DATA_DIR" not in os.environ:
+        overrides["WORKER_DATA_DIR"] = str(state_dir / "worker")
     os.environ.update(overrides)  # the components read the same settings from the environment
     settings = PipelineSettings()
     configure_logging(settings.log_level, component="stack")

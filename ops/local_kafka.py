@@ -198,8 +198,8 @@ class LocalKafka:
             classpath,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            # "=" form: a random id may start with "-", which argparse would take for an option
+            "--cluster-id=" + base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
             "-c",
             str(properties),
         ]

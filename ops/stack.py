@@ -34,9 +34,13 @@ class Component:
 
 
 def components() -> list[Component]:
-    """The pipeline's processes, in start order. Later issues add the worker and the sink."""
+    """The pipeline's processes, in start order. The sink migrates the database itself."""
     cli = [sys.executable, "-m", "ops.cli"]
-    return [Component("ingress", [*cli, "ingress"])]
+    return [
+        Component("ingress", [*cli, "ingress"]),
+        Component("worker", [*cli, "worker"]),
+        Component("sink", [*cli, "sink"]),
+    ]
 
 
 class _Stop(Exception):

@@ -21,7 +21,8 @@ import pytest
 
 from common.settings import PipelineSettings
 from ops.local_kafka import LocalKafka
-from ops.local_postgres import LocalPostgres, create_database, drop_database
+from ops.local_postgres import LocalPostgres
+from tests.support.databases import scratch_database
 from tests.support.ports import free_port, free_port_pair
 
 KAFKA_IMAGE = "apache/kafka:4.0.2"
@@ -81,12 +82,8 @@ def postgres_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh database for this test run, dropped at the end."""
-    name = f"payments_test_{uuid.uuid4().hex[:12]}"
-    url = create_database(postgres_server_url, name)
-    try:
+    with scratch_database(postgres_server_url) as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest.fixture

@@ -1,0 +1,380 @@
+"""`payments bench ingress`: signed webhooks against the real ingress, then the same load
+against a bare 200-OK app on the same server stack, as the baseline.
+
+Everything stays on loopback. The servers and the load generators are processes of their
+own, so the generator's CPU is not the server's. PayPal verification runs offline: a
+throwaway CA is trusted through `PAYPAL_CERT_DIR` and the signing certificate is
+pre-seeded in the certificate cache. Requests are built and signed before the clock
+starts (RSA signing would otherwise dominate the generator), then sent over keep-alive
+connections by a minimal HTTP/1.1 client. With `rate`, requests follow a fixed schedule
+and latency counts from the scheduled time, so a stalled server is not under-reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing
+import socket
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import httpx
+import uvloop
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
+
+from common.kafka import make_admin
+from common.logging import configure_logging
+from common.settings import PipelineSettings
+from ingress.app import create_app
+from ingress.local_pki import Pki, build_pki, paypal_headers
+from ingress.paypal_certs import cache_file_name
+from ingress.server import serve
+from ingress.stripe_signature import sign_stripe_payload
+from ops.topics import create_topics, pipeline_topic_specs
+
+HOST = "127.0.0.1"  # loopback only, by design
+CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-bench-0001"
+# A throwaway secret: the benchmark signs and verifies its own webhooks.
+STRIPE_SECRET = "whsec_bench"  # nosec B105
+PAYPAL_WEBHOOK_ID = "BENCH-WEBHOOK-ID"
+STARTUP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Load:
+    """One run's shape: whichever of `requests` or `duration` ends it first."""
+
+    requests: int
+    duration: float
+    connections: int
+    workers: int
+    rate: float = 0.0  # requests/s over all workers; 0: as fast as the server answers
+    paypal_share: float = 0.5
+
+
+@dataclass
+class RunResult:
+    label: str
+    latencies: list[float]  # seconds, successful (2xx) requests only
+    errors: int
+    elapsed: float
+    statuses: Counter[int]
+
+    @property
+    def requests_per_second(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        return percentile(sorted(self.latencies), q) * 1000
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence; 0 for none."""
+    if not ordered:
+        return 0.0
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def format_report(ingress: RunResult, baseline: RunResult) -> str:
+    rows = [f"{'run':<10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    for result in (ingress, baseline):
+        rows.append(
+            f"{result.label:<10}{result.requests_per_second:>10.0f}"
+            f"{result.percentile_ms(50):>9.1f}{result.percentile_ms(95):>9.1f}"
+            f"{result.percentile_ms(99):>9.1f}{result.errors:>8}"
+        )
+    base = baseline.requests_per_second
+    ratio = ingress.requests_per_second / base if base else 0.0
+    rows.append(f"ingress / baseline throughput: {ratio:.2f}")
+    rows.append(f"ingress statuses: {dict(sorted(ingress.statuses.items()))}")
+    return "\n".join(rows)
+
+
+# --- request building (in the generator processes) ---------------------------------------
+
+
+def stripe_request(number: int, port: int, now: float) -> bytes:
+    body = json.dumps(
+        {
+            "id": f"evt_bench{number}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": int(now),
+            "data": {
+                "object": {
+                    "id": f"pi_bench{number}",
+                    "object": "payment_intent",
+                    "amount": 1099,
+                    "amount_received": 1099,
+                    "currency": "usd",
+                    "status": "succeeded",
+                }
+            },
+        }
+    ).encode()
+    signature = sign_stripe_payload(body, STRIPE_SECRET, int(now))
+    return http_post("/webhooks/stripe", port, body, {"Stripe-Signature": signature})
+
+
+def paypal_request(key: rsa.RSAPrivateKey, number: int, port: int, now: float) -> bytes:
+    body = json.dumps(
+        {
+            "id": f"WH-BENCH-{number}",
+            "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "resource_type": "capture",
+            "resource": {
+                "id": f"CAPBENCH{number}",
+                "status": "COMPLETED",
+                "amount": {"currency_code": "USD", "value": "10.99"},
+            },
+        }
+    ).encode()
+    sent_at = datetime.fromtimestamp(now, UTC)
+    headers = paypal_headers(key, body, PAYPAL_WEBHOOK_ID, uuid.uuid4().hex, sent_at, CERT_URL)
+    return http_post("/webhooks/paypal", port, body, headers)
+
+
+def http_post(path: str, port: int, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def is_paypal(index: int, share: float) -> bool:
+    """Spreads PayPal requests evenly: exactly `share` of any long enough run."""
+    return int((index + 1) * share) > int(index * share)
+
+
+def build_requests(key: rsa.RSAPrivateKey, load: Load, worker: int, port: int) -> list[bytes]:
+    """This worker's share of the run, signed now (tolerances are minutes; runs are not)."""
+    count = load.requests // load.workers
+    now = time.time()
+    return [
+        paypal_request(key, number, port, now)
+        if is_paypal(number, load.paypal_share)
+        else stripe_request(number, port, now)
+        for number in range(worker * count, (worker + 1) * count)
+    ]
+
+
+# --- the load generator (one process per worker) ------------------------------------------
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+
+
+async def _read_status(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            await reader.readexactly(int(value))
+    return int(head[9:12])
+
+
+async def _connection(
+    port: int, work: Iterator[tuple[int, bytes]], interval: float, tally: Tally
+) -> None:
+    """Send requests from the shared `work` one at a time; a broken connection ends it."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    started = time.perf_counter()
+    try:
+        for index, request in work:
+            due = started + index * interval
+            if (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            sent = due if interval else time.perf_counter()
+            writer.write(request)
+            status = await _read_status(reader)
+            tally.statuses[status] += 1
+            if 200 <= status < 300:
+                tally.latencies.append(time.perf_counter() - sent)
+            else:
+                tally.errors += 1
+    except (ConnectionError, asyncio.IncompleteReadError):
+        tally.errors += 1
+    finally:
+        writer.close()
+
+
+async def generate(port: int, requests: list[bytes], load: Load) -> tuple[Tally, float]:
+    """Send `requests` over `load.connections` connections until done or out of time."""
+    tally = Tally()
+    interval = load.workers / load.rate if load.rate > 0 else 0.0
+    work = iter(enumerate(requests))
+    started = time.perf_counter()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(load.duration):
+            await asyncio.gather(
+                *(_connection(port, work, interval, tally) for _ in range(load.connections))
+            )
+    return tally, time.perf_counter() - started
+
+
+WorkerResult = tuple[list[float], int, float, dict[int, int]]
+
+
+def _generator_process(
+    key_pem: bytes,
+    load: Load,
+    worker: int,
+    port: int,
+    ready: Barrier,
+    results: Queue[WorkerResult],
+) -> None:
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("the PayPal signing key must be RSA")
+    requests = build_requests(key, load, worker, port)
+    ready.wait()  # every worker starts sending at once, after signing
+    tally, elapsed = uvloop.run(generate(port, requests, load))
+    results.put((tally.latencies, tally.errors, elapsed, dict(tally.statuses)))
+
+
+def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
+    """One run against the server on `port`, from `load.workers` processes."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(load.workers)
+    results: Queue[WorkerResult] = context.Queue()
+    processes = [
+        context.Process(
+            target=_generator_process, args=(key_pem, load, worker, port, ready, results)
+        )
+        for worker in range(load.workers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=load.duration + 600) for _ in processes]
+    for process in processes:
+        process.join()
+    return RunResult(
+        label=label,
+        latencies=[latency for outcome in outcomes for latency in outcome[0]],
+        errors=sum(outcome[1] for outcome in outcomes),
+        elapsed=max(outcome[2] for outcome in outcomes),
+        statuses=sum((Counter(outcome[3]) for outcome in outcomes), Counter()),
+    )
+
+
+# --- the servers --------------------------------------------------------------------------
+
+
+async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The baseline: reads the body and answers 200, nothing else."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    body = b'{"status":"ok"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"15")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _serve_ingress(settings: PipelineSettings, port: int) -> None:
+    configure_logging(settings.log_level, component="ingress")
+    serve(create_app(settings), HOST, port)
+
+
+def _serve_bare(port: int) -> None:
+    serve(bare_app, HOST, port)
+
+
+@contextlib.contextmanager
+def running_server(target: Callable[..., None], *args: object) -> Iterator[int]:
+    """A server process on a free loopback port, up until the block ends."""
+    port = _free_port()
+    process = multiprocessing.get_context("spawn").Process(target=target, args=(*args, port))
+    process.start()
+    try:
+        _wait_until_up(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.join(timeout=15)
+
+
+def _wait_until_up(port: int, process: BaseProcess) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline and process.is_alive():
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"http://{HOST}:{port}/health", timeout=1.0)
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} did not come up")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- the whole benchmark ------------------------------------------------------------------
+
+
+def bench_settings(settings: PipelineSettings, pki: Pki, workdir: Path) -> PipelineSettings:
+    """`settings` with a bench topic prefix, a Stripe secret and an offline PayPal setup."""
+    trust, cache = workdir / "trust", workdir / "cert-cache"
+    for directory in (trust, cache):
+        directory.mkdir()
+    (trust / "root.pem").write_bytes(pki.root_pem())
+    (cache / cache_file_name(CERT_URL)).write_bytes(pki.chain_pem())
+    return settings.model_copy(
+        update={
+            "topic_prefix": f"bench-{settings.topic_prefix}",
+            "stripe_webhook_secrets": [SecretStr(STRIPE_SECRET)],
+            "paypal_webhook_id": PAYPAL_WEBHOOK_ID,
+            "paypal_cert_dir": trust,
+            "paypal_cert_cache_dir": cache,
+        }
+    )
+
+
+def run_bench(
+    settings: PipelineSettings, load: Load, log_level: str
+) -> tuple[RunResult, RunResult]:
+    """The ingress run, then the baseline run. Topics (`bench-` prefix) are created first."""
+    pki = build_pki(datetime.now(UTC))
+    key_pem = pki.leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    with tempfile.TemporaryDirectory(prefix="payments-bench-") as workdir:
+        server_settings = bench_settings(settings, pki, Path(workdir))
+        server_settings = server_settings.model_copy(update={"log_level": log_level})
+        create_topics(make_admin(server_settings), pipeline_topic_specs(server_settings))
+        with running_server(_serve_ingress, server_settings) as port:
+            ingress = run_load("ingress", port, load, key_pem)
+    with running_server(_serve_bare) as port:
+        baseline = run_load("baseline", port, load, key_pem)
+    return ingress, baseline

@@ -1,0 +1,95 @@
+"""Ingress metrics, and the one log line each webhook request leaves (its access log).
+
+Outcome labels are `accepted` or a stable error code: a closed set, so label cardinality
+stays bounded whatever clients send. Logs name the event and the error code, never the
+body, the signature headers or the error's free text about them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from common.metrics import REGISTRY
+from ingress.errors import RequestRejected, SignatureError, Unavailable
+from schemas.providers import PayloadError, Provider
+
+logger = logging.getLogger("ingress.webhooks")
+
+# Fine steps below 50 ms: the latency target lives there.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter(
+    "ingress_webhook_requests",
+    "Webhook requests by provider and outcome (`accepted` or the error code).",
+    ["provider", "outcome"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "ingress_webhook_request_duration_seconds",
+    "Webhook request handling time, from routing to the answer.",
+    ["provider"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+SIGNATURE_FAILURES = Counter(
+    "ingress_signature_failures",
+    "Webhooks refused as not authentic, by provider and reason.",
+    ["provider", "reason"],
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "ingress_webhook_requests_in_flight",
+    "Webhook requests being handled now.",
+    registry=REGISTRY,
+)
+PRODUCE_SECONDS = Histogram(
+    "ingress_produce_duration_seconds",
+    "Time from handing a record to the producer to the broker's acknowledgement.",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+PRODUCE_ERRORS = Counter(
+    "ingress_produce_errors",
+    "Records the broker did not acknowledge, by reason (librdkafka error name or timeout).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+@contextmanager
+def observe_webhook(provider: Provider) -> Iterator[None]:
+    """Count and time one webhook request, and log it when refused; errors pass through."""
+    started = time.perf_counter()
+    IN_FLIGHT.inc()
+    try:
+        yield
+    except Exception as error:
+        outcome = _record(provider, started, error)
+        # Error messages name rules and fields, never values from the body or signatures.
+        fields = {"provider": provider.value, "outcome": outcome, "detail": str(error)}
+        logger.info("webhook refused", extra=fields)
+        raise
+    else:
+        _record(provider, started, None)
+    finally:
+        IN_FLIGHT.dec()
+
+
+def _record(provider: Provider, started: float, error: Exception | None) -> str:
+    outcome = "accepted" if error is None else _error_code(error)
+    REQUEST_SECONDS.labels(provider.value).observe(time.perf_counter() - started)
+    REQUESTS.labels(provider.value, outcome).inc()
+    if isinstance(error, SignatureError):
+        SIGNATURE_FAILURES.labels(provider.value, outcome).inc()
+    return outcome
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, SignatureError | RequestRejected | Unavailable | PayloadError):
+        return error.code
+    return "internal_error"

@@ -1,0 +1,135 @@
+"""Durable produce for asyncio: `send` returns only once the broker acknowledged the record.
+
+A confluent-kafka (librdkafka) producer does the work; a background thread serves its
+delivery reports and settles one asyncio future per record on the event loop.
+
+Time bound: librdkafka fails a record it could not deliver within `timeout` seconds
+(`message.timeout.ms`, and `request.timeout.ms` so an in-flight request cannot outlive it).
+It checks for expired records about once a second, so `send` waits `timeout` plus
+`REPORT_GRACE_SECONDS` for that report before it gives up on its own. Either way the
+caller gets `BrokerUnavailable` and answers 503. A record whose request was already on the
+wire may still be written after that: a duplicate of what the provider resends, which
+streams dedupes. What can never happen is a success without the broker's ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from common.kafka import make_confluent_producer
+from common.settings import PipelineSettings
+from ingress.errors import BrokerUnavailable
+from ingress.observe import PRODUCE_ERRORS, PRODUCE_SECONDS
+
+REPORT_GRACE_SECONDS = 1.5
+POLL_INTERVAL_SECONDS = 0.1
+CLOSE_FLUSH_SECONDS = 10.0
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored an acknowledged record."""
+
+    partition: int
+    offset: int
+
+
+def producer_overrides(timeout: float) -> dict[str, Any]:
+    """librdkafka settings that bound a record's life to `timeout` seconds."""
+    timeout_ms = max(1, round(timeout * 1000))
+    return {"message.timeout.ms": timeout_ms, "request.timeout.ms": timeout_ms}
+
+
+class DeliveryProducer:
+    """Sends records and awaits their delivery reports. Use `start`, then `send`, then
+    `close`; all from one event loop."""
+
+    def __init__(self, producer: Producer, timeout: float) -> None:
+        self._producer = producer
+        self._wait = timeout + REPORT_GRACE_SECONDS
+        self._stopping = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="ingress-kafka-poll", daemon=True)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> DeliveryProducer:
+        timeout = settings.ingress_produce_timeout_seconds
+        return cls(make_confluent_producer(settings, **producer_overrides(timeout)), timeout)
+
+    def start(self) -> None:
+        self._poller.start()
+
+    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivery:
+        """Produce one record; return once acknowledged, else raise `BrokerUnavailable`."""
+        loop = asyncio.get_running_loop()
+        report: asyncio.Future[Message] = loop.create_future()
+        started = time.perf_counter()
+        try:
+            self._producer.produce(
+                topic,
+                value,
+                key,
+                headers=list(headers),
+                on_delivery=functools.partial(_report_to, loop, report),
+            )
+            message = await asyncio.wait_for(report, self._wait)
+        except (BufferError, KafkaException, TimeoutError) as error:
+            raise _unavailable(error) from error
+        PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        return Delivery(message.partition() or 0, message.offset() or 0)
+
+    async def close(self) -> int:
+        """Stop polling and flush what is queued; return the number of records left."""
+        self._stopping.set()
+        await asyncio.to_thread(self._poller.join)
+        # flush serves the remaining delivery reports itself, settling their futures.
+        left: int = await asyncio.to_thread(self._producer.flush, CLOSE_FLUSH_SECONDS)
+        return left
+
+    def _poll(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(POLL_INTERVAL_SECONDS)
+
+
+def _report_to(
+    loop: asyncio.AbstractEventLoop,
+    report: asyncio.Future[Message],
+    error: KafkaError | None,
+    message: Message,
+) -> None:
+    # Runs on the polling thread: futures may only be touched from their loop's thread.
+    loop.call_soon_threadsafe(_settle, report, error, message)
+
+
+def _settle(report: asyncio.Future[Message], error: KafkaError | None, message: Message) -> None:
+    if report.done():  # the sender already gave up waiting
+        return
+    if error is None:
+        report.set_result(message)
+    else:
+        report.set_exception(KafkaException(error))
+
+
+def _unavailable(error: BaseException) -> BrokerUnavailable:
+    if isinstance(error, TimeoutError):
+        reason = "timeout"
+    elif isinstance(error, BufferError):
+        reason = "queue_full"
+    else:
+        reason = _kafka_error_name(error)
+    PRODUCE_ERRORS.labels(reason).inc()
+    return BrokerUnavailable(reason)
+
+
+def _kafka_error_name(error: BaseException) -> str:
+    detail = error.args[0] if error.args else None
+    return detail.name() if isinstance(detail, KafkaError) else "unknown"

@@ -1,0 +1,169 @@
+"""`payments bench sink`: how fast the sink drains pre-loaded payment-events into PostgreSQL,
+next to a bare COPY of the same rows into an unindexed table, in the same run.
+
+Everything is scratch: a database created (and dropped) on DATABASE_URL's server and
+topics with a prefix of their own (deleted). The sink's figure is end to end: Kafka fetch,
+JSON decoding, one transaction per batch writing webhook_events, payment_transitions and
+the payments upsert, then the offset commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select, text
+
+from common.kafka import make_admin, make_confluent_producer
+from common.settings import PipelineSettings
+from ops.local_postgres import create_database, drop_database
+from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
+from schemas.events import PaymentEvent
+from sinks.database import make_engine, with_driver
+from sinks.main import running_sink
+from sinks.migrate import upgrade
+from sinks.rows import event_row
+from sinks.store import copy_rows
+from sinks.tables import webhook_events
+
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    events: int
+    sink_rows_per_second: float
+    copy_rows_per_second: float
+
+    def report(self) -> str:
+        return (
+            f"sink: {self.sink_rows_per_second:,.0f} payment-events/s over {self.events} "
+            f"(each: a webhook_events row, a payment_transitions row, a payments upsert)\n"
+            f"bare COPY of the same webhook_events rows into an unindexed table: "
+            f"{self.copy_rows_per_second:,.0f} rows/s\n"
+            f"sink / COPY: {self.sink_rows_per_second / self.copy_rows_per_second:.2f}"
+        )
+
+
+def synthetic_events(count: int, per_payment: int = 4, prefix: str = "bench") -> list[PaymentEvent]:
+    """`count` applied events, `per_payment` successive versions of each payment."""
+    return [
+        PaymentEvent(
+            provider="stripe",
+            event_id=f"evt_{prefix}_{n}",
+            event_type="payment_intent.succeeded",
+            payment_id=f"pi_{prefix}_{n // per_payment}",
+            payment_key=f"stripe:pi_{prefix}_{n // per_payment}",
+            effect="capture",
+            status="captured",
+            outcome="applied",
+            version=n % per_payment + 1,
+            currency="EUR",
+            amount=1000 + n,
+            captured_amount=1000 + n,
+            refunded_amount=0,
+            occurred_at=EPOCH + timedelta(seconds=n),
+            received_at=EPOCH + timedelta(seconds=n),
+            correlation_id=f"corr-{n}",
+        )
+        for n in range(count)
+    ]
+
+
+def bench(settings: PipelineSettings, count: int, batch_size: int) -> BenchResult:
+    if with_driver(settings.database_url).get_backend_name() != "postgresql":
+        raise SystemExit("payments bench sink needs DATABASE_URL to name a PostgreSQL server")
+    run_id = uuid.uuid4().hex[:10]
+    events = synthetic_events(count, prefix=run_id)
+    with _scratch(settings, run_id, batch_size) as scratch:
+        _preload(scratch, events)
+        upgrade(scratch.database_url)
+        engine = make_engine(scratch.database_url)
+        try:
+            sink_rate = asyncio.run(_drain(scratch, engine, count))
+            copy_rate = _bare_copy(engine, events)
+        finally:
+            engine.dispose()
+    return BenchResult(count, sink_rate, copy_rate)
+
+
+@contextmanager
+def _scratch(
+    settings: PipelineSettings, run_id: str, batch_size: int
+) -> Iterator[PipelineSettings]:
+    name = f"payments_bench_{run_id}"
+    scratch = settings.model_copy(
+        update={
+            "database_url": create_database(settings.database_url, name),
+            "topic_prefix": f"bench-{run_id}-",
+            "sink_group_id": f"bench-{run_id}",
+            "sink_batch_size": batch_size,
+        }
+    )
+    admin = make_admin(scratch)
+    try:
+        create_topics(admin, pipeline_topic_specs(scratch))
+        yield scratch
+    finally:
+        admin.delete_topics(list(scratch.topics.all()), request_timeout=ADMIN_TIMEOUT_SECONDS)
+        drop_database(settings.database_url, name)
+
+
+def _preload(settings: PipelineSettings, events: list[PaymentEvent]) -> None:
+    producer = make_confluent_producer(settings, **{"linger.ms": 20})
+    for event in events:
+        producer.produce(
+            settings.topics.payment_events,
+            key=event.payment_key.encode(),
+            value=event.model_dump_json().encode(),
+        )
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("the broker did not acknowledge every pre-loaded event")
+
+
+async def _drain(settings: PipelineSettings, engine: Engine, count: int) -> float:
+    """Rows/s from the first committed batch to the last one: joining the consumer group
+    takes seconds that say nothing about the sink's speed."""
+    stop = asyncio.Event()
+    async with running_sink(settings) as sink:
+        task = asyncio.create_task(sink.run(stop))
+        first_seen, started = await _rows_reaching(engine, 1), time.perf_counter()
+        await _rows_reaching(engine, count)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await task
+    return (count - first_seen) / elapsed if first_seen < count else float("inf")
+
+
+async def _rows_reaching(engine: Engine, at_least: int) -> int:
+    while True:
+        written = await asyncio.to_thread(_written, engine)
+        if written >= at_least:
+            return written
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _written(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(webhook_events)).scalar_one()
+
+
+def _bare_copy(engine: Engine, events: list[PaymentEvent]) -> float:
+    """Rows/s of one COPY of every event's webhook_events row."""
+    rows = [event_row(event, EPOCH) for event in events]
+    with engine.begin() as connection:
+        # Same columns and types as webhook_events; no index, no constraint.
+        connection.execute(
+            text("CREATE TABLE copy_baseline AS SELECT * FROM webhook_events WITH NO DATA")
+        )
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        copy_rows(connection, "copy_baseline", rows)
+    return len(rows) / (time.perf_counter() - started)

@@ -1,0 +1,98 @@
+"""The rows one batch of payment-events becomes, per table. Pure.
+
+- webhook_events and payment_transitions: one row per distinct (provider, event_id); a
+  redelivered event is dropped here and again by ON CONFLICT DO NOTHING.
+- payments: one row per payment, from its newest *applied* event in the batch (a "stale"
+  event changed nothing). The same guard then runs in SQL against the stored row, because
+  PostgreSQL refuses to upsert one row twice in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas.events import PaymentEvent
+
+Row = dict[str, Any]
+
+
+def supersedes(candidate_version: int, stored_version: int | None) -> bool:
+    """The guard: the worker numbers each payment's states in order, so only a higher
+    version may overwrite. Mirrored in SQL by `sinks.store.payment_guard`."""
+    return stored_version is None or candidate_version > stored_version
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRows:
+    webhook_events: list[Row]
+    payment_transitions: list[Row]
+    payments: list[Row]
+
+
+def batch_rows(events: Sequence[PaymentEvent], written_at: datetime) -> BatchRows:
+    first: dict[tuple[str, str], PaymentEvent] = {}
+    for event in events:
+        first.setdefault((event.provider, event.event_id), event)
+    unique = list(first.values())
+    return BatchRows(
+        webhook_events=[event_row(e, written_at) for e in unique],
+        payment_transitions=[transition_row(e, written_at) for e in unique],
+        payments=[payment_row(e, written_at) for e in newest_applied(unique)],
+    )
+
+
+def newest_applied(events: Iterable[PaymentEvent]) -> list[PaymentEvent]:
+    """Per payment, the applied event the guard lets win; order ids carried over, since
+    only some events of a payment report one."""
+    newest: dict[tuple[str, str], PaymentEvent] = {}
+    order_ids: dict[tuple[str, str], str] = {}
+    for event in events:
+        key = (event.provider, event.payment_id)
+        if event.order_id:
+            order_ids[key] = event.order_id
+        current = newest.get(key)
+        if event.outcome == "applied" and supersedes(
+            event.version, current.version if current else None
+        ):
+            newest[key] = event
+    return [
+        event.model_copy(update={"order_id": event.order_id or order_ids.get(key)})
+        for key, event in newest.items()
+    ]
+
+
+def event_row(event: PaymentEvent, processed_at: datetime) -> Row:
+    return {
+        **event.model_dump(exclude={"payment_key"}, mode="python"),
+        "processed_at": processed_at,
+    }
+
+
+def transition_row(event: PaymentEvent, recorded_at: datetime) -> Row:
+    return {
+        **_copied(event, "provider", "payment_id", "event_id", "event_type", "outcome"),
+        **_copied(event, "version", "occurred_at"),
+        **_renamed(event, from_status="previous_status", to_status="status"),
+        "recorded_at": recorded_at,
+    }
+
+
+def payment_row(event: PaymentEvent, updated_at: datetime) -> Row:
+    return {
+        **_copied(event, "provider", "payment_id", "status", "currency", "amount"),
+        **_copied(event, "captured_amount", "refunded_amount", "order_id", "version"),
+        **_renamed(event, last_event_id="event_id", last_event_at="occurred_at"),
+        "updated_at": updated_at,
+    }
+
+
+def _copied(event: PaymentEvent, *fields: str) -> Row:
+    return {name: getattr(event, name) for name in fields}
+
+
+def _renamed(event: PaymentEvent, **columns: str) -> Row:
+    """Column name -> the event field it holds."""
+    return {column: getattr(event, field) for column, field in columns.items()}

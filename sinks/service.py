@@ -1,0 +1,198 @@
+"""The sink's loop: fetch a batch, write it in one transaction, dead-letter what can never be
+written, then commit the batch's offsets.
+
+The order is the guarantee. Offsets move only after the database committed (and dlq
+acknowledged the rejects), so a crash at any point redelivers the batch, and the writes
+are idempotent, so the redelivery leaves the rows a run without the crash would have.
+
+While the database is unavailable the sink pauses its partitions and keeps polling (so the
+group does not evict it), retries the same batch with capped backoff, and resumes when a
+write succeeds. Nothing is dead-lettered for an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from common.logging import correlation_id
+from schemas import headers as h
+from sinks import metrics
+from sinks.batching import BatchLimits, backoff_seconds
+from sinks.db_errors import classify
+from sinks.records import (
+    Decoded,
+    KafkaRecord,
+    Rejected,
+    decode_all,
+    dlq_headers,
+    error_text,
+    next_offsets,
+)
+from sinks.store import Store
+
+log = logging.getLogger("payments.sink")
+
+FIRST_RETRY_SECONDS = 0.5
+
+
+class SinkStopped(Exception):
+    """A stop was requested while the sink waited for the database; the batch stays
+    uncommitted and is redelivered to whoever consumes next."""
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    limits: BatchLimits
+    dlq_topic: str
+    retry_cap_seconds: float
+
+
+class Sink:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        store: Store,
+        options: SinkOptions,
+        *,
+        before_offset_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._store = store
+        self._options = options
+        # A fault-injection point: the crash tests kill the process here.
+        self._before_offset_commit = before_offset_commit
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                if records := await self._fetch_batch():
+                    await self._handle(records, stop)
+        except SinkStopped:
+            log.info("stopped while waiting for the database; the batch will be redelivered")
+
+    async def _fetch_batch(self) -> list[KafkaRecord]:
+        records: list[KafkaRecord] = []
+        opened = time.monotonic()
+        limits = self._options.limits
+        while fetch := limits.next_fetch(len(records), time.monotonic() - opened):
+            max_records, wait = fetch
+            fetched = await self._consumer.getmany(
+                timeout_ms=max(1, int(wait * 1000)), max_records=max_records
+            )
+            records.extend(record for batch in fetched.values() for record in batch)
+        return records
+
+    async def _handle(self, records: Sequence[KafkaRecord], stop: asyncio.Event) -> None:
+        started = time.monotonic()
+        decoded, rejected = decode_all(records)
+        rejected += await self._write(decoded, stop)
+        _observe_written(decoded, rejected)
+        await self._dead_letter(rejected)
+        self._before_offset_commit()
+        await self._commit(next_offsets(records))
+        metrics.BATCH_SIZE.observe(len(records))
+        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+
+    async def _write(self, decoded: list[Decoded], stop: asyncio.Event) -> list[Rejected]:
+        attempt = 0
+        try:
+            while True:
+                try:
+                    rejected = await asyncio.to_thread(
+                        self._store.write, decoded, datetime.now(UTC)
+                    )
+                except Exception as error:
+                    if classify(error) != "unavailable":
+                        raise
+                    attempt += 1
+                    await self._wait_for_database(attempt, error, stop)
+                    continue
+                if rejected:
+                    metrics.DB_ERRORS.labels("data").inc()
+                return rejected
+        finally:
+            if attempt:
+                self._resume(attempt)
+
+    async def _wait_for_database(self, attempt: int, error: Exception, stop: asyncio.Event) -> None:
+        metrics.DB_ERRORS.labels("unavailable").inc()
+        metrics.PAUSED.set(1)
+        delay = backoff_seconds(attempt, FIRST_RETRY_SECONDS, self._options.retry_cap_seconds)
+        log.warning(
+            "database unavailable; paused",
+            extra={"attempt": attempt, "retry_in_s": delay, "error": error_text(error)},
+        )
+        if stop.is_set():
+            raise SinkStopped
+        await self._idle(delay)
+
+    async def _idle(self, seconds: float) -> None:
+        """Poll with every partition paused: the group sees a live member, nothing is
+        fetched. A partition assigned meanwhile arrives unpaused, so whatever it returned
+        is rewound to be fetched again after the batch in hand."""
+        self._consumer.pause(*self._consumer.assignment())
+        fetched = await self._consumer.getmany(timeout_ms=int(seconds * 1000))
+        for partition, records in fetched.items():
+            self._consumer.seek(partition, records[0].offset)
+
+    def _resume(self, attempts: int) -> None:
+        self._consumer.resume(*self._consumer.assignment())
+        metrics.PAUSED.set(0)
+        log.info("database back; resumed", extra={"failed_attempts": attempts})
+
+    async def _dead_letter(self, rejected: list[Rejected]) -> None:
+        now_ms = int(time.time() * 1000)
+        sends = []
+        for item in rejected:
+            record = item.record
+            correlation_id.set(h.header_map(list(record.headers)).get(h.CORRELATION_ID))
+            log.error(
+                "payment-event dead-lettered",
+                extra={
+                    "reason": item.reason,
+                    "error": error_text(item.error),
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
+            metrics.DEAD_LETTERED.labels(item.reason).inc()
+            sends.append(
+                await self._producer.send(
+                    self._options.dlq_topic,
+                    record.value,
+                    key=record.key,
+                    headers=dlq_headers(item, now_ms),
+                )
+            )
+        correlation_id.set(None)
+        await asyncio.gather(*sends)  # acknowledged before the offsets move past them
+
+    async def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        try:
+            await self._consumer.commit(
+                {TopicPartition(topic, partition): o for (topic, partition), o in offsets.items()}
+            )
+        except (CommitFailedError, IllegalStateError) as error:
+            # A rebalance took partitions away mid-batch: their new owner redelivers the
+            # records, and the writes are idempotent.
+            log.warning("offset commit refused after a rebalance", extra={"error": str(error)})
+
+
+def _observe_written(decoded: list[Decoded], rejected: list[Rejected]) -> None:
+    failed = {id(item.record) for item in rejected}
+    now = datetime.now(UTC)
+    for item in decoded:
+        if id(item.record) in failed:
+            continue
+        metrics.EVENTS_WRITTEN.inc()
+        metrics.END_TO_END_SECONDS.observe((now - item.event.received_at).total_seconds())

@@ -1,0 +1,145 @@
+"""One batch, one transaction: idempotent inserts and guarded upserts.
+
+PostgreSQL: COPY each table's rows into a session-local staging table, then one
+`INSERT … SELECT … ON CONFLICT` per table. SQLite: one multi-row `INSERT … ON CONFLICT`
+per table. Both share the conflict rules below.
+
+A row the database rejects (a data error) is found by halving the batch inside savepoints,
+so the rest of the batch still commits in the same single transaction; the rejected
+records come back to the caller for dlq. Any other error leaves the transaction rolled
+back and propagates (`sinks.db_errors.classify` tells the caller what it means).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+from psycopg import sql
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
+
+from sinks.db_errors import classify
+from sinks.records import Decoded, Rejected
+from sinks.rows import BatchRows, Row, batch_rows
+from sinks.tables import payment_transitions, payments, webhook_events
+
+InsertT = TypeVar("InsertT", postgresql.Insert, sqlite.Insert)
+Loader = Callable[[Connection, Table, list[Row]], None]
+
+_EVENT_KEY = ("provider", "event_id")
+_PAYMENT_KEY = ("provider", "payment_id")
+
+
+def payment_guard(incoming_version: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL twin of `sinks.rows.supersedes`: the incoming row wins only with a higher version."""
+    return payments.c.version < incoming_version
+
+
+def with_conflict_rule(insert: InsertT, table: Table) -> InsertT:
+    if table is not payments:
+        return insert.on_conflict_do_nothing(index_elements=list(_EVENT_KEY))
+    excluded = insert.excluded
+    kept = set(_PAYMENT_KEY) | {"order_id"}
+    updates: dict[str, object] = {
+        column.name: excluded[column.name] for column in payments.c if column.name not in kept
+    }
+    # Only some events carry the order id: never forget one already known.
+    updates["order_id"] = func.coalesce(excluded.order_id, payments.c.order_id)
+    return insert.on_conflict_do_update(
+        index_elements=list(_PAYMENT_KEY), set_=updates, where=payment_guard(excluded.version)
+    )
+
+
+def insert_values(connection: Connection, table: Table, rows: list[Row]) -> None:
+    connection.execute(with_conflict_rule(sqlite.insert(table), table), rows)
+
+
+def copy_then_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
+    names = tuple(rows[0])
+    stage = staging_table(table, names)
+    connection.execute(CreateTable(stage, if_not_exists=True))
+    copy_rows(connection, stage.name, rows)
+    insert = postgresql.insert(table).from_select(names, select(*stage.c))
+    connection.execute(with_conflict_rule(insert, table))
+    # Bisecting a rejected batch loads a table again in the same transaction.
+    connection.execute(delete(stage))
+
+
+def copy_rows(connection: Connection, table_name: str, rows: list[Row]) -> None:
+    """COPY `rows` (dicts with the same keys) into `table_name` through the psycopg
+    connection under `connection`, inside its transaction."""
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table_name), sql.SQL(", ").join(map(sql.Identifier, rows[0]))
+    )
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(tuple(row.values()))
+
+
+@cache
+def staging_table(table: Table, names: tuple[str, ...]) -> Table:
+    """A temporary table with `table`'s column types and no constraints, emptied at commit."""
+    return Table(
+        f"staging_{table.name}",
+        MetaData(),
+        *(Column(name, table.c[name].type) for name in names),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DELETE ROWS",
+    )
+
+
+class Store:
+    """Writes batches of decoded payment-events; blocking (run it in a worker thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._load: Loader = (
+            copy_then_insert if engine.dialect.name == "postgresql" else insert_values
+        )
+
+    def write(self, batch: Sequence[Decoded], written_at: datetime) -> list[Rejected]:
+        """Commit `batch` in one transaction; return the records the database rejected."""
+        with self._engine.begin() as connection:
+            return self._write_isolating(connection, batch, written_at)
+
+    def _write_isolating(
+        self, connection: Connection, batch: Sequence[Decoded], written_at: datetime
+    ) -> list[Rejected]:
+        try:
+            with connection.begin_nested():
+                self._write_rows(connection, batch_rows([d.event for d in batch], written_at))
+        except Exception as error:
+            if classify(error) != "data":
+                raise
+            if len(batch) == 1:
+                return [Rejected(batch[0].record, "database_rejected", error)]
+            half = len(batch) // 2
+            return [
+                *self._write_isolating(connection, batch[:half], written_at),
+                *self._write_isolating(connection, batch[half:], written_at),
+            ]
+        return []
+
+    def _write_rows(self, connection: Connection, rows: BatchRows) -> None:
+        for table, table_rows in (
+            (webhook_events, rows.webhook_events),
+            (payment_transitions, rows.payment_transitions),
+            (payments, rows.payments),
+        ):
+            if table_rows:
+                self._load(connection, table, table_rows)

@@ -1,0 +1,127 @@
+"""The sink's tables, as SQLAlchemy Core metadata: what the writer and the admin API query.
+
+The migrations in `sinks/migrations/` create them; a test holds the two in agreement.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every dialect: SQLite keeps no time zone, so values are
+    stored as UTC and read back as UTC (naive ones would not compare with aware ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Provider = String(16)
+ExternalId = String(255)
+Status = String(32)
+
+
+def event_identity() -> list[Column[Any]]:
+    """Which event of which payment a row is about; unique per (provider, event_id)."""
+    return [
+        Column("id", Id, primary_key=True, autoincrement=True),
+        Column("provider", Provider, nullable=False),
+        Column("event_id", ExternalId, nullable=False),
+        Column("event_type", String(128), nullable=False),
+        Column("payment_id", ExternalId, nullable=False),
+    ]
+
+
+def payment_totals() -> list[Column[Any]]:
+    """A payment's status and amounts: on `payments` its current ones, on `webhook_events`
+    the ones right after that event (integer minor units of `currency`)."""
+    return [
+        Column("status", Status, nullable=False),
+        Column("currency", String(3)),
+        Column("amount", BigInteger),
+        Column("captured_amount", BigInteger, nullable=False),
+        Column("refunded_amount", BigInteger, nullable=False),
+    ]
+
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    *event_identity(),
+    Column("schema_version", SmallInteger, nullable=False),
+    Column("effect", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("target_status", Status),
+    Column("previous_status", Status),
+    *payment_totals(),
+    Column("version", BigInteger, nullable=False),
+    Column("refund_amount", BigInteger),
+    Column("dispute_amount", BigInteger),
+    Column("order_id", ExternalId),
+    Column("charge_id", ExternalId),
+    Column("refund_id", ExternalId),
+    Column("dispute_id", ExternalId),
+    Column("correlation_id", String(255), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event_id"),
+    Index("ix_webhook_events_received_at", "received_at"),
+    Index("ix_webhook_events_payment", "provider", "payment_id"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("provider", Provider, primary_key=True),
+    Column("payment_id", ExternalId, primary_key=True),
+    *payment_totals(),
+    Column("order_id", ExternalId),
+    # The guard: the worker numbers each payment's states; only a higher number overwrites.
+    Column("version", BigInteger, nullable=False),
+    Column("last_event_id", ExternalId, nullable=False),
+    Column("last_event_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+payment_transitions = Table(
+    "payment_transitions",
+    metadata,
+    *event_identity(),
+    Column("from_status", Status),
+    Column("to_status", Status, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("provider", "event_id", name="uq_payment_transitions_provider_event_id"),
+    Index("ix_payment_transitions_payment", "provider", "payment_id", "occurred_at"),
+)

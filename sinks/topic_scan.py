@@ -1,0 +1,104 @@
+"""Read a topic's records from its start to its current end, headers only, for the admin
+API: the dlq summary and the retried / dead-lettered steps of a payment's timeline.
+
+Bodies are never kept: they are the providers' raw payloads, full of PII.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from common.settings import PipelineSettings
+from schemas.headers import header_map
+
+SCAN_TIMEOUT_SECONDS = 10.0
+WATERMARK_ATTEMPTS = 5
+_LOG = logging.getLogger("librdkafka")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicEntry:
+    topic: str
+    key: str
+    timestamp_ms: int
+    headers: dict[str, str]
+
+
+def scan_topics(settings: PipelineSettings, topics: Sequence[str]) -> list[TopicEntry]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            # assign() without commits: the group id is required but never joined
+            "group.id": "payments-admin-scan",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "logger": _LOG,
+        }
+    )
+    try:
+        ends = _assign_non_empty(consumer, topics)
+        return _read_until(consumer, ends, time.monotonic() + SCAN_TIMEOUT_SECONDS)
+    finally:
+        consumer.close()
+
+
+def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """Assign each partition that holds records at its first one; return their ends."""
+    starts: list[TopicPartition] = []
+    ends: dict[tuple[str, int], int] = {}
+    metadata = consumer.list_topics(timeout=SCAN_TIMEOUT_SECONDS)
+    for topic in topics:
+        for partition in metadata.topics[topic].partitions if topic in metadata.topics else ():
+            low, high = _watermarks(consumer, TopicPartition(topic, partition))
+            if high > low:
+                starts.append(TopicPartition(topic, partition, low))
+                ends[(topic, partition)] = high
+    consumer.assign(starts)
+    return ends
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """(low, high), retrying what the broker says is passing (a leader moving, a topic
+    that was just created)."""
+    attempt = 1
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=SCAN_TIMEOUT_SECONDS)
+            return low, high
+        except KafkaException as exc:
+            if attempt >= WATERMARK_ATTEMPTS or not exc.args[0].retriable():
+                raise
+        time.sleep(0.2 * attempt)
+        attempt += 1
+
+
+def _read_until(
+    consumer: Consumer, ends: dict[tuple[str, int], int], deadline: float
+) -> list[TopicEntry]:
+    entries: list[TopicEntry] = []
+    while ends and time.monotonic() < deadline:
+        for message in consumer.consume(num_messages=500, timeout=0.5):
+            where = (message.topic() or "", message.partition() or 0)
+            error = message.error()
+            if error is None:
+                entries.append(_entry(message))
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise RuntimeError(f"reading {where}: {error}")
+            # Records may arrive after the scan began: stop at the end seen at its start.
+            if error is not None or (message.offset() or 0) >= ends.get(where, 0) - 1:
+                ends.pop(where, None)
+    return entries
+
+
+def _entry(message: Message) -> TopicEntry:
+    return TopicEntry(
+        topic=message.topic() or "",
+        key=(message.key() or b"").decode("utf-8", "replace"),
+        timestamp_ms=message.timestamp()[1],
+        headers=header_map(message.headers() or []),
+    )

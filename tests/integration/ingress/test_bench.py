@@ -1,0 +1,17 @@
+"""`payments bench ingress` end to end, briefly: every signed webhook is accepted."""
+
+from collections.abc import Callable
+
+import pytest
+
+from common.settings import PipelineSettings
+from ingress.bench import Load, run_bench
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_short_bench_run_is_all_2xx(make_settings: Callable[..., PipelineSettings]) -> None:
+    load = Load(requests=40, duration=20, connections=2, workers=1)
+    ingress, baseline = run_bench(make_settings(), load, log_level="WARNING")
+    assert (ingress.errors, ingress.statuses) == (0, {200: 40})
+    assert (baseline.errors, baseline.statuses) == (0, {200: 40})

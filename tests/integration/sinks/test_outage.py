@@ -1,0 +1,73 @@
+"""PostgreSQL stopped mid-stream, then started again: the sink pauses, retries, resumes;
+every event arrives and nothing is dead-lettered.
+
+The outage lasts 5 s by default; the 20 s variant (the issue's figure) is marked `slow`:
+`pytest tests/integration/sinks/test_outage.py -m slow`.
+"""
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from common.settings import PipelineSettings
+from ops.local_postgres import LocalPostgres, create_database
+from sinks.topic_scan import scan_topics
+from tests.integration.sinks.conftest import (
+    eventually,
+    payment_rows,
+    produce,
+    row_counts,
+    sink_running,
+    topics_for,
+)
+from tests.support.payment_events import payment_event
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="payments-outage-pg-")), port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(remove=True)
+
+
+def paused() -> float | None:
+    return REGISTRY.get_sample_value("payments_sink_paused")
+
+
+@pytest.mark.parametrize("outage_seconds", [5, pytest.param(20, marks=pytest.mark.slow)])
+async def test_a_database_outage_pauses_the_sink_and_loses_nothing(
+    own_postgres: LocalPostgres,
+    make_settings: Callable[..., PipelineSettings],
+    outage_seconds: int,
+) -> None:
+    # no need to drop it: the whole cluster goes with the fixture
+    url = create_database(own_postgres.admin_url, f"outage_{uuid.uuid4().hex[:8]}")
+    settings = topics_for(make_settings(database_url=url))
+    before = [payment_event(f"evt_a{n}", f"pi_{n}", 1) for n in range(20)]
+    during = [payment_event(f"evt_b{n}", f"pi_{n}", 2, status="refunded") for n in range(20)]
+
+    async with sink_running(settings):
+        produce(settings, before)
+        await eventually(lambda: row_counts(url), lambda c: c["webhook_events"] == 20)
+        await asyncio.to_thread(own_postgres.stop)
+        produce(settings, during)
+        await eventually(paused, lambda value: value == 1)
+        await asyncio.sleep(outage_seconds)
+        await asyncio.to_thread(own_postgres.start)
+        await eventually(lambda: row_counts(url), lambda c: c["webhook_events"] == 40)
+        await eventually(paused, lambda value: value == 0)
+
+    assert scan_topics(settings, [settings.topics.dlq]) == []
+    assert {row["status"] for row in payment_rows(url).values()} == {"refunded"}

@@ -1,0 +1,82 @@
+"""The retry ladder: tiers per attempt and the headers of each hop."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.settings import PipelineSettings
+from schemas import headers as h
+from streams.records import Inbound
+from streams.retry import Failure, Ladder, hop_headers, seconds_until_due
+
+pytestmark = pytest.mark.unit
+
+LADDER = Ladder(("r1", "r5", "r30"), (60_000, 300_000, 1_800_000), (2, 2, 1))
+INGRESS = {h.PROVIDER: "stripe", h.EVENT_ID: "evt_1", h.CORRELATION_ID: "c-1"}
+
+
+def record(topic: str = "raw", headers: dict[str, str] | None = None) -> Inbound:
+    return Inbound(topic, 3, 42, 0, b"stripe:pi_1", b"{}", headers or INGRESS)
+
+
+def test_the_ladder_comes_from_settings() -> None:
+    settings = PipelineSettings(_env_file=None, topic_prefix="p-")
+    assert Ladder.from_settings(settings) == Ladder(
+        ("p-retry-1m", "p-retry-5m", "p-retry-30m"), (60_000, 300_000, 1_800_000), (2, 2, 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("attempt", "tier"), [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (6, None), (9, None)]
+)
+def test_each_attempt_has_a_tier_until_the_ladder_ends(attempt: int, tier: int | None) -> None:
+    assert LADDER.tier_for(attempt) == tier
+
+
+def test_a_waiting_event_circles_the_tier_of_its_own_attempt() -> None:
+    assert [LADDER.waiting_tier(a) for a in (0, 1, 3, 5, 7)] == [0, 0, 1, 2, 2]
+
+
+def test_the_first_hop_records_where_the_event_came_from() -> None:
+    headers = hop_headers(record(), Failure("NotYetApplicable", "capture_not_seen"), 1, 1000, 61000)
+    assert headers == {
+        **INGRESS,
+        h.ORIGINAL_TOPIC: "raw",
+        h.ORIGINAL_PARTITION: "3",
+        h.ORIGINAL_OFFSET: "42",
+        h.FIRST_FAILED_AT: "1000",
+        h.RETRY_ATTEMPT: "1",
+        h.RETRY_DUE_AT: "61000",
+        h.ERROR_CLASS: "NotYetApplicable",
+        h.ERROR_MESSAGE: "capture_not_seen",
+    }
+
+
+def test_later_hops_keep_the_origin_and_replace_the_attempt() -> None:
+    first = hop_headers(record(), Failure("A", "a"), 1, 1000, 61000)
+    later = hop_headers(record("r1", first), Failure("B", "b"), 2, 70000, 130000)
+    assert later[h.ORIGINAL_TOPIC] == "raw"
+    assert later[h.FIRST_FAILED_AT] == "1000"
+    assert (later[h.RETRY_ATTEMPT], later[h.RETRY_DUE_AT]) == ("2", "130000")
+    assert (later[h.ERROR_CLASS], later[h.ERROR_MESSAGE]) == ("B", "b")
+
+
+def test_a_dlq_hop_keeps_the_last_due_time_and_a_direct_one_has_none() -> None:
+    tiered = hop_headers(record(), Failure("A", "a"), 1, 1000, 61000)
+    assert (
+        hop_headers(record("r1", tiered), Failure("A", "a"), 1, 9, None)[h.RETRY_DUE_AT] == "61000"
+    )
+    assert h.RETRY_DUE_AT not in hop_headers(record(), Failure("A", "a"), 0, 9, None)
+
+
+def test_a_failure_names_the_error_class_and_masks_its_text() -> None:
+    failure = Failure.of(ValueError("bad payer email jo@example.com"))
+    assert failure == Failure("ValueError", "bad payer email [email]")
+
+
+@pytest.mark.parametrize(
+    ("headers", "now_ms", "seconds"),
+    [({h.RETRY_DUE_AT: "5000"}, 2000, 3.0), ({h.RETRY_DUE_AT: "5000"}, 9000, 0.0), ({}, 0, 0.0)],
+)
+def test_seconds_until_due(headers: dict[str, str], now_ms: int, seconds: float) -> None:
+    assert seconds_until_due(record("r1", headers), now_ms) == seconds
