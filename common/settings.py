@@ -68,6 +68,8 @@ class PipelineSettings(BaseSettings):
 
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
+    #: Server processes on one port (forked); caches and /metrics are per process.
+    ingress_workers: int = Field(default=1, ge=1)
     #: Longest wait for the broker's ack before answering 503 (the provider then retries).
     ingress_produce_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     ingress_retry_after_seconds: int = Field(default=30, gt=0)

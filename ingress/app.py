@@ -11,7 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+from starlette.routing import request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.kafka import broker_reachable
 from common.logging import correlation_id
@@ -22,8 +25,16 @@ from ingress.correlation import CorrelationIdMiddleware
 from ingress.errors import ClientDisconnected
 from ingress.intake import Clock, Intake, open_intake
 from ingress.observe import observe_webhook
-from ingress.responses import WEBHOOK_RESPONSES, AcceptedBody, install_error_handlers
+from ingress.responses import (
+    ADMIN_RESPONSES,
+    WEBHOOK_RESPONSES,
+    AcceptedBody,
+    install_error_handlers,
+    refusal,
+)
 from schemas.providers import Provider
+from sinks.admin_api import create_admin_router
+from sinks.database import make_engine
 
 READY_TIMEOUT_SECONDS = 2.0
 # The body is read raw (signatures cover the exact bytes), so it is documented by hand.
@@ -43,17 +54,22 @@ _SIGNATURE_HEADERS = {
 def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
     """The app; its lifespan opens the producer and the PayPal certificate client."""
 
+    # Lazy: no connection is made until an /admin request needs one.
+    admin_database = make_engine(settings.database_url)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(admin_database.dispose)
             app.state.intake = await open_intake(settings, stack, clock)
             yield
 
-    app = FastAPI(title="payments-webhook-ingress", version="0.1.0", lifespan=lifespan)
+    app = _IngressApp(title="payments-webhook-ingress", version="0.1.0", lifespan=lifespan)
     app.add_middleware(CorrelationIdMiddleware)
     install_error_handlers(app, settings.ingress_retry_after_seconds)
     for provider in Provider:
-        _add_webhook_route(app, provider)
+        app.add_webhook_route(provider, settings.ingress_retry_after_seconds)
+    app.include_router(create_admin_router(settings, admin_database), responses=ADMIN_RESPONSES)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -76,38 +92,82 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
     return app
 
 
-def _add_webhook_route(app: FastAPI, provider: Provider) -> None:
-    app.add_api_route(
-        f"/webhooks/{provider.value}",
-        _webhook_endpoint(provider),
-        methods=["POST"],
-        name=f"{provider.value}_webhook",
-        summary=f"Receive a {provider.value.capitalize()} webhook",
-        description=(
-            f"Verifies {_SIGNATURE_HEADERS[provider]} over the raw body, then produces the body "
-            "unchanged to raw-webhooks. 200 only once the broker acknowledged it."
-        ),
-        response_model=AcceptedBody,
-        responses=WEBHOOK_RESPONSES,
-        openapi_extra=_RAW_JSON_BODY,
-    )
+class _PlainRoute(APIRoute):
+    """Documented like any FastAPI route, served like a plain Starlette one: the endpoint
+    takes the `Request` and returns its `Response` itself, so FastAPI's per-request work
+    (solving dependencies, validating and serializing the response) is skipped."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = request_response(endpoint)
 
 
-def _webhook_endpoint(provider: Provider) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def endpoint(request: Request) -> JSONResponse:
-        intake = _intake(request)
-        correlation = correlation_id.get() or ""
-        with observe_webhook(provider):
-            chunks = _body_chunks(request)
-            accepted = await intake.receive(provider, request.headers, chunks, correlation)
-        body = AcceptedBody(
-            status="accepted",
-            provider=provider.value,
-            event_id=accepted.webhook.event_id,
-            correlation_id=correlation,
+class _IngressApp(FastAPI):
+    """FastAPI, except that a webhook POST goes straight to its route.
+
+    The middleware stack and route matching cost about as much CPU as the webhook's own
+    work. A webhook endpoint needs none of it: it answers its errors itself and gets its
+    correlation id from the same middleware, applied here. Other methods on those paths
+    (405) and every other route take the usual way.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._webhooks: dict[str, ASGIApp] = {}
+
+    def add_webhook_route(self, provider: Provider, retry_after_seconds: int) -> None:
+        path = f"/webhooks/{provider.value}"
+        self.router.add_api_route(
+            path,
+            _webhook_endpoint(provider, retry_after_seconds),
+            methods=["POST"],
+            name=f"{provider.value}_webhook",
+            summary=f"Receive a {provider.value.capitalize()} webhook",
+            description=(
+                f"Verifies {_SIGNATURE_HEADERS[provider]} over the raw body, then produces the "
+                "body unchanged to raw-webhooks. 200 only once the broker acknowledged it."
+            ),
+            response_model=AcceptedBody,
+            responses=WEBHOOK_RESPONSES,
+            openapi_extra=_RAW_JSON_BODY,
+            route_class_override=_PlainRoute,
         )
-        # Returned as a response so FastAPI does not validate the body a second time.
-        return JSONResponse(body.model_dump())
+        route = self.router.routes[-1]
+        if not isinstance(route, _PlainRoute):
+            raise RuntimeError("the webhook route was not added last")  # a wiring bug
+        self._webhooks[path] = CorrelationIdMiddleware(route.app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            webhook = self._webhooks.get(scope["path"])
+            if webhook is not None:
+                scope["app"] = self  # as Starlette sets it: `request.app` finds the intake
+                await webhook(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _webhook_endpoint(
+    provider: Provider, retry_after_seconds: int
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        correlation = correlation_id.get() or ""
+        try:
+            intake = _intake(request)
+            with observe_webhook(provider):
+                chunks = _body_chunks(request)
+                accepted = await intake.receive(provider, request.headers, chunks, correlation)
+        except Exception as error:
+            # The app's error handlers are not on this route's way (see _IngressApp).
+            return refusal(error, retry_after_seconds)
+        # AcceptedBody's fields; a plain dict, as nothing here can fail its validation.
+        body = {
+            "status": "accepted",
+            "provider": provider.value,
+            "event_id": accepted.webhook.event_id,
+            "correlation_id": correlation,
+        }
+        return JSONResponse(body)
 
     return endpoint
 

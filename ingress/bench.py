@@ -74,6 +74,8 @@ class RunResult:
     errors: int
     elapsed: float
     statuses: Counter[int]
+    #: CPU seconds the load generators spent sending (not signing): they share the cores.
+    generator_cpu: float = 0.0
 
     @property
     def requests_per_second(self) -> float:
@@ -92,12 +94,16 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 
 
 def format_report(ingress: RunResult, baseline: RunResult) -> str:
-    rows = [f"{'run':<10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    rows = [
+        f"{'run':<10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'generator CPU':>15}"
+    ]
     for result in (ingress, baseline):
+        generator = result.generator_cpu / result.elapsed if result.elapsed > 0 else 0.0
         rows.append(
             f"{result.label:<10}{result.requests_per_second:>10.0f}"
             f"{result.percentile_ms(50):>9.1f}{result.percentile_ms(95):>9.1f}"
-            f"{result.percentile_ms(99):>9.1f}{result.errors:>8}"
+            f"{result.percentile_ms(99):>9.1f}{result.errors:>8}{generator:>14.0%}"
         )
     base = baseline.requests_per_second
     ratio = ingress.requests_per_second / base if base else 0.0
@@ -236,7 +242,7 @@ async def generate(port: int, requests: list[bytes], load: Load) -> tuple[Tally,
     return tally, time.perf_counter() - started
 
 
-WorkerResult = tuple[list[float], int, float, dict[int, int]]
+WorkerResult = tuple[list[float], int, float, dict[int, int], float]
 
 
 def _generator_process(
@@ -252,8 +258,10 @@ def _generator_process(
         raise TypeError("the PayPal signing key must be RSA")
     requests = build_requests(key, load, worker, port)
     ready.wait()  # every worker starts sending at once, after signing
+    cpu_started = time.process_time()
     tally, elapsed = uvloop.run(generate(port, requests, load))
-    results.put((tally.latencies, tally.errors, elapsed, dict(tally.statuses)))
+    cpu = time.process_time() - cpu_started
+    results.put((tally.latencies, tally.errors, elapsed, dict(tally.statuses), cpu))
 
 
 def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
@@ -278,6 +286,7 @@ def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
         errors=sum(outcome[1] for outcome in outcomes),
         elapsed=max(outcome[2] for outcome in outcomes),
         statuses=sum((Counter(outcome[3]) for outcome in outcomes), Counter()),
+        generator_cpu=sum(outcome[4] for outcome in outcomes),
     )
 
 
@@ -300,11 +309,11 @@ async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _serve_ingress(settings: PipelineSettings, port: int) -> None:
     configure_logging(settings.log_level, component="ingress")
-    serve(create_app(settings), HOST, port)
+    serve(create_app(settings), HOST, port, settings.ingress_workers)
 
 
-def _serve_bare(port: int) -> None:
-    serve(bare_app, HOST, port)
+def _serve_bare(workers: int, port: int) -> None:
+    serve(bare_app, HOST, port, workers)  # as many server processes as ingress: same stack
 
 
 @contextlib.contextmanager
@@ -375,6 +384,6 @@ def run_bench(
         create_topics(make_admin(server_settings), pipeline_topic_specs(server_settings))
         with running_server(_serve_ingress, server_settings) as port:
             ingress = run_load("ingress", port, load, key_pem)
-    with running_server(_serve_bare) as port:
+    with running_server(_serve_bare, settings.ingress_workers) as port:
         baseline = run_load("baseline", port, load, key_pem)
     return ingress, baseline

@@ -129,8 +129,9 @@ def check_certificate(
     trust_store: Store,
     now: datetime,
     expected_common_name: str = DEFAULT_CERT_COMMON_NAME,
-) -> None:
-    """Raise `CertificateInvalid` unless `leaf` is PayPal's message-signing certificate.
+) -> list[x509.Certificate]:
+    """The verified path, leaf to trusted root; `CertificateInvalid` unless `leaf` is PayPal's
+    message-signing certificate.
 
     The leaf's subject CN must be `expected_common_name`, and the leaf must chain through
     `intermediates` to a root in `trust_store` with every certificate valid at `now`. The
@@ -147,7 +148,7 @@ def check_certificate(
         .build_server_verifier(x509.DNSName(expected_common_name))
     )
     try:
-        verifier.verify(leaf, list(intermediates))
+        return verifier.verify(leaf, list(intermediates))
     except VerificationError as error:
         raise CertificateInvalid(f"certificate chain rejected: {error}") from error
 

@@ -1,7 +1,8 @@
 """Durable produce for asyncio: `send` returns only once the broker acknowledged the record.
 
 A confluent-kafka (librdkafka) producer does the work; a background thread serves its
-delivery reports and settles one asyncio future per record on the event loop.
+delivery reports and hands them to the event loop, which settles one asyncio future per
+record. Reports that arrive together cost one wake-up of the loop, not one each.
 
 Time bound: librdkafka fails a record it could not deliver within `timeout` seconds
 (`message.timeout.ms`, and `request.timeout.ms` so an in-flight request cannot outlive it).
@@ -59,6 +60,7 @@ class DeliveryProducer:
         self._wait = timeout + REPORT_GRACE_SECONDS
         self._stopping = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="ingress-kafka-poll", daemon=True)
+        self._reports: _Reports | None = None
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> DeliveryProducer:
@@ -66,12 +68,15 @@ class DeliveryProducer:
         return cls(make_confluent_producer(settings, **producer_overrides(timeout)), timeout)
 
     def start(self) -> None:
+        """Start serving delivery reports; call it on the event loop `send` will run on."""
+        self._reports = _Reports(asyncio.get_running_loop())
         self._poller.start()
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivery:
         """Produce one record; return once acknowledged, else raise `BrokerUnavailable`."""
-        loop = asyncio.get_running_loop()
-        report: asyncio.Future[Message] = loop.create_future()
+        if self._reports is None:
+            raise RuntimeError("send before start")  # a wiring bug, not a broker problem
+        report: asyncio.Future[Message] = self._reports.loop.create_future()
         started = time.perf_counter()
         try:
             self._producer.produce(
@@ -79,7 +84,7 @@ class DeliveryProducer:
                 value,
                 key,
                 headers=list(headers),
-                on_delivery=functools.partial(_report_to, loop, report),
+                on_delivery=functools.partial(self._reports.add, report),
             )
             message = await asyncio.wait_for(report, self._wait)
         except (BufferError, KafkaException, TimeoutError) as error:
@@ -100,14 +105,34 @@ class DeliveryProducer:
             self._producer.poll(POLL_INTERVAL_SECONDS)
 
 
-def _report_to(
-    loop: asyncio.AbstractEventLoop,
-    report: asyncio.Future[Message],
-    error: KafkaError | None,
-    message: Message,
-) -> None:
-    # Runs on the polling thread: futures may only be touched from their loop's thread.
-    loop.call_soon_threadsafe(_settle, report, error, message)
+class _Reports:
+    """Delivery reports on their way from librdkafka's thread to the event loop.
+
+    Futures may only be touched on their loop's thread, and each `call_soon_threadsafe`
+    costs a wake-up (a syscall and a loop turn). So reports queue here and the first of a
+    batch schedules one `_settle_all` for all that arrive before the loop gets to it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: list[tuple[asyncio.Future[Message], KafkaError | None, Message]] = []
+
+    def add(
+        self, report: asyncio.Future[Message], error: KafkaError | None, message: Message
+    ) -> None:
+        """The `on_delivery` callback; any thread."""
+        with self._lock:
+            self._pending.append((report, error, message))
+            first = len(self._pending) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._settle_all)
+
+    def _settle_all(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for report, error, message in pending:
+            _settle(report, error, message)
 
 
 def _settle(report: asyncio.Future[Message], error: KafkaError | None, message: Message) -> None:

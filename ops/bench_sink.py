@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, func, select, text
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
@@ -156,8 +156,12 @@ def _written(engine: Engine) -> int:
 
 
 def _bare_copy(engine: Engine, events: list[PaymentEvent]) -> float:
-    """Rows/s of one COPY of every event's webhook_events row."""
+    """Rows/s of one COPY of every event's webhook_events row, in the binary format the
+    sink uses too."""
     rows = [event_row(event, EPOCH) for event in events]
+    baseline = Table(
+        "copy_baseline", MetaData(), *(Column(n, webhook_events.c[n].type) for n in rows[0])
+    )
     with engine.begin() as connection:
         # Same columns and types as webhook_events; no index, no constraint.
         connection.execute(
@@ -165,5 +169,5 @@ def _bare_copy(engine: Engine, events: list[PaymentEvent]) -> float:
         )
     started = time.perf_counter()
     with engine.begin() as connection:
-        copy_rows(connection, "copy_baseline", rows)
+        copy_rows(connection, baseline, rows)
     return len(rows) / (time.perf_counter() - started)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, overload
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
-from common.kafka import make_admin
+from common.kafka import make_admin, make_confluent_producer
 from common.logging import configure_logging
 from common.settings import PipelineSettings
 from ops.local_kafka import BrokerError, LocalKafka
+from ops.reconcile import ReportFormat
+
+if TYPE_CHECKING:
+    from sinks.topic_scan import TopicEntry
 from ops.topics import create_topics, describe_topics, pipeline_topic_specs
 
 app = typer.Typer(help="Payments webhook pipeline.", no_args_is_help=True)
@@ -115,7 +121,12 @@ def ingress(
 
     settings = PipelineSettings()
     configure_logging(settings.log_level, component="ingress")
-    serve(create_app(settings), host or settings.ingress_host, port or settings.ingress_port)
+    serve(
+        create_app(settings),
+        host or settings.ingress_host,
+        port or settings.ingress_port,
+        settings.ingress_workers,
+    )
 
 
 @app.command()
@@ -219,6 +230,194 @@ def bench_worker(
 
     configure_logging("WARNING", component="bench")
     typer.echo(bench(PipelineSettings(), events, duplicate_share).report())
+
+
+dlq_app = typer.Typer(
+    help="Inspect, replay and purge dead-lettered messages. Filters go before the verb: "
+    "`payments dlq --provider stripe --reason retries_exhausted list`."
+)
+app.add_typer(dlq_app, name="dlq")
+Since = Annotated[datetime | None, typer.Option(help="Dead-lettered at or after (UTC).")]
+Until = Annotated[datetime | None, typer.Option(help="Dead-lettered before (UTC).")]
+
+
+@dlq_app.callback()
+def dlq_filters(
+    context: typer.Context,
+    provider: Annotated[str | None, typer.Option(help="stripe or paypal.")] = None,
+    event_type: Annotated[str | None, typer.Option(help="e.g. refund.created.")] = None,
+    reason: Annotated[str | None, typer.Option(help="The dlq-reason header.")] = None,
+    key: Annotated[str | None, typer.Option(help="The record key, provider:payment_id.")] = None,
+    event_id: Annotated[str | None, typer.Option(help="The provider's event id.")] = None,
+    since: Since = None,
+    until: Until = None,
+) -> None:
+    """Which dlq messages the verb acts on (all when no filter is given)."""
+    from ops.dlq import DlqFilter
+
+    context.obj = DlqFilter(provider, event_type, reason, key, event_id, _utc(since), _utc(until))
+
+
+def _dlq_selection(context: typer.Context, with_values: bool) -> list[TopicEntry]:
+    from ops.dlq import select
+    from sinks.topic_scan import scan_topics
+
+    settings = PipelineSettings()
+    entries = scan_topics(settings, [settings.topics.dlq], with_values=with_values)
+    return select(entries, context.obj)
+
+
+@dlq_app.command("list")
+def dlq_list(context: typer.Context) -> None:
+    """One line per message: partition:offset, time, provider, type, event id, key, reason."""
+    from ops.dlq import describe
+
+    selection = _dlq_selection(context, with_values=False)
+    for entry in selection:
+        typer.echo(describe(entry))
+    typer.echo(f"{len(selection)} message(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(context: typer.Context) -> None:
+    """Every header and the body with personal data masked."""
+    from ops.dlq import show
+
+    for entry in _dlq_selection(context, with_values=True):
+        typer.echo(show(entry) + "\n")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    context: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print what would be replayed; send nothing.")
+    ] = False,
+    rate: Annotated[float, typer.Option(min=0.1, help="Messages per second at most.")] = 20.0,
+) -> None:
+    """Send the selected messages back (raw-webhooks, or payment-events for the sink's),
+    with replayed-from / replay-id headers. Safe to run twice: dedupe drops the second."""
+    from ops.dlq import dry_run_line, replay
+
+    settings = PipelineSettings()
+    selection = _dlq_selection(context, with_values=True)
+    if dry_run:
+        statuses = _payment_statuses(settings, {entry.key for entry in selection})
+        for entry in selection:
+            typer.echo(dry_run_line(entry, statuses.get(entry.key)))
+        typer.echo(f"dry run: {len(selection)} message(s) would be replayed")
+        return
+    replay_id = replay(make_confluent_producer(settings), selection, settings, rate)
+    typer.echo(f"replayed {len(selection)} message(s), replay-id {replay_id}")
+
+
+def _payment_statuses(settings: PipelineSettings, keys: set[str]) -> dict[str, str]:
+    """Current status by record key (`provider:payment_id`) from the sink's database."""
+    from sqlalchemy import select as sql_select
+
+    from sinks.database import make_engine
+    from sinks.tables import payments
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sql_select(payments.c.provider, payments.c.payment_id, payments.c.status)
+            ).all()
+    except SQLAlchemyError:
+        return {}  # no database at hand: the dry run still lists what it would send
+    finally:
+        engine.dispose()
+    return {f"{p}:{pid}": status for p, pid, status in rows if f"{p}:{pid}" in keys}
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    context: typer.Context,
+    before: Annotated[datetime, typer.Option(help="Remove messages dead-lettered before this.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this deletes records.")] = False,
+    audit_file: Annotated[
+        Path, typer.Option(help="JSON lines recording every removed message (no bodies).")
+    ] = DEFAULT_STATE_DIR / "dlq-purged.jsonl",
+) -> None:
+    """Delete dlq messages older than --before, after recording each in the audit file.
+    Kafka removes a partition's oldest records only: other filters are refused here."""
+    import json
+
+    from ops.dlq import purge, purge_cut, purged
+
+    if context.obj != type(context.obj)():
+        typer.echo(
+            "error: purge takes --before only; filters cannot cut a partition's middle", err=True
+        )
+        raise typer.Exit(2)
+    settings = PipelineSettings()
+    entries = _dlq_selection(context, with_values=False)
+    cut = purge_cut(entries, int(_utc(before).timestamp() * 1000))
+    removed = purged(entries, cut)
+    if not yes:
+        typer.echo(f"would remove {len(removed)} message(s); run again with --yes to purge")
+        raise typer.Exit(1)
+    audit_file.parent.mkdir(parents=True, exist_ok=True)
+    purged_at = datetime.now(UTC).isoformat()
+    with audit_file.open("a") as audit:
+        for entry in removed:
+            record = {"purged_at": purged_at, "partition": entry.partition, "offset": entry.offset}
+            record |= {
+                "timestamp_ms": entry.timestamp_ms,
+                "key": entry.key,
+                "headers": entry.headers,
+            }
+            audit.write(json.dumps(record, sort_keys=True) + "\n")
+    purge(make_admin(settings), settings.topics.dlq, cut)
+    typer.echo(f"purged {len(removed)} message(s); recorded in {audit_file}")
+
+
+@app.command()
+def reconcile(
+    since: Annotated[datetime, typer.Option(help="Window start (UTC unless an offset is given).")],
+    until: Annotated[
+        datetime | None, typer.Option(help="Window end, exclusive; default now.")
+    ] = None,
+    output_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.MD,
+    stuck_after_hours: Annotated[
+        float, typer.Option(min=0, help="A pending/authorized payment idle this long is stuck.")
+    ] = 24.0,
+) -> None:
+    """Per provider and currency: payments by status, captured/refunded/disputed totals,
+    stuck payments, events still in retry or dlq, and state/trail mismatches."""
+    from ops.reconcile import load_rows, render, summarize
+    from sinks.database import make_engine
+    from sinks.topic_scan import scan_topics
+
+    settings = PipelineSettings()
+    now = datetime.now(UTC)
+    window = (_utc(since), _utc(until) if until else now)
+    engine = make_engine(settings.database_url)
+    try:
+        rows = load_rows(engine, *window)
+    finally:
+        engine.dispose()
+    entries = scan_topics(settings, [*settings.topics.retry, settings.topics.dlq])
+    report = summarize(
+        rows,
+        entries,
+        since=window[0],
+        until=window[1],
+        now=now,
+        stuck_after=timedelta(hours=stuck_after_hours),
+    )
+    typer.echo(render(report, output_format), nl=False)
+
+
+@overload
+def _utc(moment: datetime) -> datetime: ...
+@overload
+def _utc(moment: None) -> None: ...
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @app.command()

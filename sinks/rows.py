@@ -59,16 +59,20 @@ def newest_applied(events: Iterable[PaymentEvent]) -> list[PaymentEvent]:
         ):
             newest[key] = event
     return [
-        event.model_copy(update={"order_id": event.order_id or order_ids.get(key)})
+        event.model_copy(update={"order_id": order_ids[key]})
+        if not event.order_id and key in order_ids
+        else event  # most events: no copy (a copy costs more than the rest of the row)
         for key, event in newest.items()
     ]
 
 
 def event_row(event: PaymentEvent, processed_at: datetime) -> Row:
-    return {
-        **event.model_dump(exclude={"payment_key"}, mode="python"),
-        "processed_at": processed_at,
-    }
+    # A pydantic model keeps its field values in its __dict__: copying that is several
+    # times cheaper than model_dump (and than dict(event)), and the values are the same.
+    row = vars(event).copy()
+    del row["payment_key"]
+    row["processed_at"] = processed_at
+    return row
 
 
 def transition_row(event: PaymentEvent, recorded_at: datetime) -> Row:

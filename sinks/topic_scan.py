@@ -1,7 +1,8 @@
-"""Read a topic's records from its start to its current end, headers only, for the admin
-API: the dlq summary and the retried / dead-lettered steps of a payment's timeline.
+"""Read a topic's records from its start to its current end: for the admin API (the dlq
+summary, a payment's retried / dead-lettered steps), reconciliation and the dlq tool.
 
-Bodies are never kept: they are the providers' raw payloads, full of PII.
+Bodies are kept only when asked for (`with_values`, the dlq tool): they are the providers'
+raw payloads, full of PII.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from common.settings import PipelineSettings
 from schemas.headers import header_map
 
 SCAN_TIMEOUT_SECONDS = 10.0
-WATERMARK_ATTEMPTS = 5
 _LOG = logging.getLogger("librdkafka")
 
 
@@ -27,9 +27,14 @@ class TopicEntry:
     key: str
     timestamp_ms: int
     headers: dict[str, str]
+    partition: int = 0
+    offset: int = 0
+    value: bytes | None = None
 
 
-def scan_topics(settings: PipelineSettings, topics: Sequence[str]) -> list[TopicEntry]:
+def scan_topics(
+    settings: PipelineSettings, topics: Sequence[str], *, with_values: bool = False
+) -> list[TopicEntry]:
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -42,7 +47,8 @@ def scan_topics(settings: PipelineSettings, topics: Sequence[str]) -> list[Topic
     )
     try:
         ends = _assign_non_empty(consumer, topics)
-        return _read_until(consumer, ends, time.monotonic() + SCAN_TIMEOUT_SECONDS)
+        deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
+        return _read_until(consumer, ends, deadline, with_values)
     finally:
         consumer.close()
 
@@ -63,22 +69,38 @@ def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[s
 
 
 def _watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
-    """(low, high), retrying what the broker says is passing (a leader moving, a topic
-    that was just created)."""
-    attempt = 1
+    """(low, high), retrying for a while what the broker says is passing (a leader moving,
+    a topic that was just created and whose leader a loaded broker has yet to elect)."""
+    deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
+    pause = 0.1
     while True:
         try:
             low, high = consumer.get_watermark_offsets(partition, timeout=SCAN_TIMEOUT_SECONDS)
             return low, high
         except KafkaException as exc:
-            if attempt >= WATERMARK_ATTEMPTS or not exc.args[0].retriable():
+            if time.monotonic() > deadline or not _passing(exc.args[0]):
                 raise
-        time.sleep(0.2 * attempt)
-        attempt += 1
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+#: Errors a new topic or a moving leader gives for a while; librdkafka does not flag them
+#: retriable for a watermark query.
+_PASSING_CODES = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
+def _passing(error: KafkaError) -> bool:
+    return bool(error.retriable()) or error.code() in _PASSING_CODES
 
 
 def _read_until(
-    consumer: Consumer, ends: dict[tuple[str, int], int], deadline: float
+    consumer: Consumer, ends: dict[tuple[str, int], int], deadline: float, with_values: bool
 ) -> list[TopicEntry]:
     entries: list[TopicEntry] = []
     while ends and time.monotonic() < deadline:
@@ -86,7 +108,7 @@ def _read_until(
             where = (message.topic() or "", message.partition() or 0)
             error = message.error()
             if error is None:
-                entries.append(_entry(message))
+                entries.append(_entry(message, with_values))
             elif error.code() != KafkaError._PARTITION_EOF:
                 raise RuntimeError(f"reading {where}: {error}")
             # Records may arrive after the scan began: stop at the end seen at its start.
@@ -95,10 +117,13 @@ def _read_until(
     return entries
 
 
-def _entry(message: Message) -> TopicEntry:
+def _entry(message: Message, with_value: bool) -> TopicEntry:
     return TopicEntry(
         topic=message.topic() or "",
         key=(message.key() or b"").decode("utf-8", "replace"),
         timestamp_ms=message.timestamp()[1],
         headers=header_map(message.headers() or []),
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        value=message.value() if with_value else None,
     )

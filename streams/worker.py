@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
 from faust.types import TP
@@ -48,6 +48,10 @@ log = logging.getLogger("streams.worker")
 
 Clock = Callable[[], float]
 
+PRODUCER_LINGER_SECONDS: Final = 0.01
+#: Per partition; below the producer's 1 MB request limit and the broker's message limit.
+PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
+
 
 def app_id(settings: PipelineSettings) -> str:
     """The consumer group, and the prefix of the tables' changelog topics."""
@@ -66,6 +70,13 @@ def make_app(settings: PipelineSettings) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Each event produces its output and two or three changelog records. With no linger
+        # the producer sends a request per handful of records (profiled: a socket send per
+        # event, a third of the CPU in request building and ack handling); a short linger and
+        # room for bigger batches cut the CPU per event by a third. Durability is unchanged:
+        # acks=all, and faust flushes the producer before it commits input offsets.
+        producer_linger=PRODUCER_LINGER_SECONDS,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         broker_commit_interval=1.0,
         broker_session_timeout=settings.worker_session_timeout_seconds,
         broker_heartbeat_interval=settings.worker_session_timeout_seconds / 4,

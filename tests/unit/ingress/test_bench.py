@@ -38,8 +38,9 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_the_report_gives_the_ratio_to_the_baseline() -> None:
-    ingress = RunResult("ingress", [0.01] * 100, 2, 1.0, Counter({200: 100, 503: 2}))
+    ingress = RunResult("ingress", [0.01] * 100, 2, 1.0, Counter({200: 100, 503: 2}), 0.5)
     baseline = RunResult("baseline", [0.001] * 400, 0, 1.0, Counter({200: 400}))
     report = format_report(ingress, baseline)
     assert "ingress / baseline throughput: 0.25" in report
     assert "{200: 100, 503: 2}" in report
+    assert report.splitlines()[1].endswith("50%")  # the generator's share of one core

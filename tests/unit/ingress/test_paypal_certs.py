@@ -6,11 +6,14 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+import ingress.paypal_certs
 from ingress.errors import CertificateUnavailable, SignatureError
 from ingress.paypal_certs import PayPalCertificateStore, cache_file_name, load_trust_store
 from ingress.paypal_signature import check_certificate
@@ -149,6 +152,26 @@ async def test_a_certificate_expiring_in_memory_is_fetched_again(
     clock.now += 400 * DAY.total_seconds()
     assert await rejection_code(store) == "certificate_invalid"
     assert len(host.requests) == 2
+
+
+async def test_a_cached_chain_is_walked_once_while_all_its_certificates_are_valid(
+    make_store: StoreFactory, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[object] = []
+
+    def counting_check(*args: Any) -> list[x509.Certificate]:
+        checks.append(args)
+        return check_certificate(*args)
+
+    monkeypatch.setattr(ingress.paypal_certs, "check_certificate", counting_check)
+    store = make_store(cache_dir=None)
+    for _ in range(3):
+        await store.certificate(CERT_URL)
+        clock.now += 60
+    assert len(checks) == 1
+    clock.now = (NOW - 400 * DAY).timestamp()  # before the leaf's validity: checked again
+    assert await rejection_code(store) == "certificate_invalid"
+    assert len(checks) == 3  # the cached copy, then the fetched one
 
 
 async def test_an_unreadable_disk_cache_entry_is_ignored(

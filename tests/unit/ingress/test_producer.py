@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -76,3 +77,34 @@ async def test_anything_but_an_ack_is_broker_unavailable(
 
 def test_librdkafka_gives_up_on_a_record_within_the_timeout() -> None:
     assert producer_overrides(2.5) == {"message.timeout.ms": 2500, "request.timeout.ms": 2500}
+
+
+class BurstProducer(FakeProducer):
+    """Holds the delivery reports, then serves them all at once from another thread."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.held: list[Callable[..., None]] = []
+
+    def produce(self, *args: Any, on_delivery: Callable[..., None], **kwargs: Any) -> None:
+        self.held.append(on_delivery)
+
+    def serve(self) -> None:
+        for on_delivery in self.held:
+            on_delivery(None, FakeMessage())
+
+
+async def test_reports_arriving_together_settle_every_waiting_send() -> None:
+    fake = BurstProducer()
+    producer = DeliveryProducer(fake, timeout=5)  # type: ignore[arg-type]
+    producer.start()
+    try:
+        sends = [
+            asyncio.ensure_future(producer.send("raw-webhooks", b"k", b"v", [])) for _ in range(50)
+        ]
+        await asyncio.sleep(0)  # every send has produced
+        threading.Thread(target=fake.serve).start()
+        deliveries = await asyncio.gather(*sends)
+    finally:
+        await producer.close()
+    assert [delivery.offset for delivery in deliveries] == [41] * 50

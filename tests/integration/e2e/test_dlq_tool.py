@@ -1,0 +1,120 @@
+"""`payments dlq` against the real broker and a running worker: list, show (masked), replay
+(dry run, then twice: applied once), purge (confirmed, audited)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack, closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from common.kafka import make_confluent_producer
+from common.settings import PipelineSettings
+from ops.cli import app
+from streams.samples import raw_headers, stripe_capture, stripe_refund
+from tests.integration.streams.conftest import Reader
+
+pytestmark = pytest.mark.integration
+
+INTENT = "pi_dlq_replay"
+KEY = f"stripe:{INTENT}"
+
+
+def cli(settings: PipelineSettings, *args: str) -> str:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "TOPIC_PREFIX": settings.topic_prefix,
+        "TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "DATABASE_URL": settings.database_url,
+    }
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def produce(settings: PipelineSettings, event_id: str, event_type: str, body: bytes) -> None:
+    producer = make_confluent_producer(settings)
+    producer.produce(
+        settings.topics.raw_webhooks,
+        key=KEY.encode(),
+        value=body,
+        headers=raw_headers(event_id, event_type),  # type: ignore[arg-type]
+    )
+    assert producer.flush(15) == 0
+
+
+def with_personal_data(body: bytes) -> bytes:
+    event = json.loads(body)
+    event["data"]["object"]["billing_details"] = {"email": "jane@example.com", "name": "Jane"}
+    return json.dumps(event).encode()
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_dead_lettered_refund_replayed_twice_is_applied_once(
+    pipeline_settings: PipelineSettings, tmp_path: Path
+) -> None:
+    with ExitStack() as readers:
+        dlq_tool_story(pipeline_settings, tmp_path, readers)
+
+
+def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStack) -> None:
+    refund = with_personal_data(stripe_refund("evt_refund", INTENT, "re_1", 300))
+    produce(settings, "evt_refund", "refund.created", refund)  # its capture never came
+    dlq = readers.enter_context(closing(Reader(settings, settings.topics.dlq)))
+    dlq.wait_for(lambda records: len(records) == 1)
+    assert dlq.records[0].headers["dlq-reason"] == "retries_exhausted"
+
+    listed = cli(settings, "dlq", "--key", KEY, "list")
+    assert "evt_refund" in listed
+    assert "reason=retries_exhausted" in listed
+    assert "1 message(s)" in listed
+    shown = cli(settings, "dlq", "--event-id", "evt_refund", "show")
+    assert "retry-attempt" in shown
+    assert "jane@example.com" not in shown
+    assert '"billing_details": "[masked]"' in shown
+
+    produce(
+        settings,
+        "evt_capture",
+        "payment_intent.succeeded",
+        stripe_capture("evt_capture", INTENT, 1000),
+    )
+    events = readers.enter_context(closing(Reader(settings, settings.topics.payment_events)))
+    events.wait_for(lambda records: len(records) == 1)
+
+    dry = cli(settings, "dlq", "--key", KEY, "replay", "--dry-run")
+    assert "would replay" in dry
+    assert "event: refund" in dry
+    time_before_replay = datetime.now(UTC)
+    assert len(events.poll(1.0)) == 1  # a dry run sends nothing
+
+    assert "replayed 1 message(s)" in cli(settings, "dlq", "--key", KEY, "replay")
+    assert "replayed 1 message(s)" in cli(settings, "dlq", "--key", KEY, "replay")
+    events.wait_for(lambda records: len(records) >= 2)
+    events.poll(3.0)  # a second application would show up here
+    applied = [json.loads(r.value or b"") for r in events.records]
+    assert [e["event_id"] for e in applied] == ["evt_capture", "evt_refund"]
+    assert applied[-1]["refunded_amount"] == 300
+    assert len(dlq.poll(1.0)) == 1  # the replays did not dead-letter again
+
+    audit = tmp_path / "purged.jsonl"
+    before = (time_before_replay + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    refused = CliRunner().invoke(
+        app,
+        ["dlq", "purge", "--before", before, "--audit-file", str(audit)],
+        env={
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "TOPIC_PREFIX": settings.topic_prefix,
+        },
+    )
+    assert refused.exit_code == 1
+    assert "would remove 1 message(s)" in refused.output
+    assert not audit.exists()
+    purged = cli(settings, "dlq", "purge", "--before", before, "--yes", "--audit-file", str(audit))
+    assert "purged 1 message(s)" in purged
+    (line,) = audit.read_text().splitlines()
+    assert json.loads(line)["headers"]["event-id"] == "evt_refund"
+    assert "0 message(s)" in cli(settings, "dlq", "list")
