@@ -14,6 +14,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
 _DRIVERS = {"postgresql": "postgresql+psycopg", "sqlite": "sqlite+pysqlite"}
 SQLITE_BUSY_TIMEOUT_MS = 5000
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def with_driver(database_url: str) -> URL:
@@ -27,7 +28,14 @@ def with_driver(database_url: str) -> URL:
 def make_engine(database_url: str) -> Engine:
     """`pool_pre_ping` replaces connections a database restart broke before they are used."""
     url = with_driver(database_url)
-    engine = create_engine(url, pool_pre_ping=True)
+    # A bounded connect: a thread stuck connecting to a dying server would hold up the
+    # sink's shutdown (threads cannot be interrupted), and a pause is the answer anyway.
+    connect_args = (
+        {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+        if url.get_backend_name() == "postgresql"
+        else {}
+    )
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite(engine, url)
     return engine
