@@ -9,18 +9,15 @@ import random
 import time
 
 import pytest
-from sqlalchemy import RowMapping, select
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
 from ingress.stripe_signature import sign_stripe_payload
 from ops.topics import describe_topics
-from sinks.database import make_engine
-from sinks.tables import payments
 from streams.samples import stripe_capture, stripe_refund
 from tests.integration.e2e.conftest import SECRET
 from tests.integration.ingress.conftest import app_client
-from tests.integration.sinks.conftest import eventually, row_counts, sink_running
+from tests.integration.sinks.conftest import eventually, payment_rows, row_counts, sink_running
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +42,6 @@ def signed(body: bytes) -> dict[str, str]:
     }
 
 
-def payments_by_id(database_url: str) -> dict[str, RowMapping]:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(payments)).mappings().all()
-    finally:
-        engine.dispose()
-    return {row["payment_id"]: row for row in rows}
-
-
 @pytest.mark.usefixtures("worker")
 async def test_redelivered_shuffled_webhooks_land_once_in_the_right_state(
     pipeline_settings: PipelineSettings,
@@ -76,7 +63,7 @@ async def test_redelivered_shuffled_webhooks_land_once_in_the_right_state(
         counts = row_counts(database_url)
 
     assert counts["webhook_events"] == 3 * PAYMENTS
-    rows = payments_by_id(database_url)
+    rows = payment_rows(database_url)
     assert set(rows) == {f"pi_e2e_{n}" for n in range(PAYMENTS)}
     for row in rows.values():
         assert row["status"] == "partially_refunded"
