@@ -24,37 +24,37 @@ logger = logging.getLogger("ingress.webhooks")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 REQUESTS = Counter(
-    "ingress_webhook_requests",
+    "payments_ingress_webhook_requests",
     "Webhook requests by provider and outcome (`accepted` or the error code).",
     ["provider", "outcome"],
     registry=REGISTRY,
 )
 REQUEST_SECONDS = Histogram(
-    "ingress_webhook_request_duration_seconds",
+    "payments_ingress_webhook_request_duration_seconds",
     "Webhook request handling time, from routing to the answer.",
     ["provider"],
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 SIGNATURE_FAILURES = Counter(
-    "ingress_signature_failures",
+    "payments_ingress_signature_failures",
     "Webhooks refused as not authentic, by provider and reason.",
     ["provider", "reason"],
     registry=REGISTRY,
 )
 IN_FLIGHT = Gauge(
-    "ingress_webhook_requests_in_flight",
+    "payments_ingress_webhook_requests_in_flight",
     "Webhook requests being handled now.",
     registry=REGISTRY,
 )
 PRODUCE_SECONDS = Histogram(
-    "ingress_produce_duration_seconds",
+    "payments_ingress_produce_duration_seconds",
     "Time from handing a record to the producer to the broker's acknowledgement.",
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 PRODUCE_ERRORS = Counter(
-    "ingress_produce_errors",
+    "payments_ingress_produce_errors",
     "Records the broker did not acknowledge, by reason (librdkafka error name or timeout).",
     ["reason"],
     registry=REGISTRY,

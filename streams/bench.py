@@ -184,7 +184,7 @@ def _processed_reaching(port: int, at_least: float) -> float:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:
-            processed = metric_total(port, "worker_events_total")
+            processed = metric_total(port, "payments_worker_events_total")
         except OSError:  # not serving yet
             processed = 0
         if processed >= at_least:

@@ -12,29 +12,29 @@ from common.metrics import REGISTRY
 Source = Literal["raw", "retry"]
 
 EVENTS = Counter(
-    "worker_events",
+    "payments_worker_events",
     "Records processed, by source (raw-webhooks or a retry tier) and outcome.",
     ["source", "outcome"],
     registry=REGISTRY,
 )
 EVENT_SECONDS = Histogram(
-    "worker_event_duration_seconds",
+    "payments_worker_event_duration_seconds",
     "Time to process one record: parse, tables, state machine, hand-off to the producer.",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
     registry=REGISTRY,
 )
 HELD_PARTITIONS = Gauge(
-    "worker_retry_partitions_held",
+    "payments_worker_retry_partitions_held",
     "Retry-tier partitions paused until their head record is due.",
     registry=REGISTRY,
 )
 DEDUPE_SWEPT = Counter(
-    "worker_dedupe_entries_expired",
+    "payments_worker_dedupe_entries_expired",
     "Dedupe entries deleted (RocksDB and changelog) after the retention window.",
     registry=REGISTRY,
 )
 DELIVERY_FAILURES = Counter(
-    "worker_delivery_failures",
+    "payments_worker_delivery_failures",
     "Records the broker did not acknowledge; the worker stops so their input is re-read.",
     registry=REGISTRY,
 )

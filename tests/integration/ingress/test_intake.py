@@ -200,13 +200,12 @@ async def test_metrics_count_outcomes(client: httpx.AsyncClient) -> None:
     body = stripe_body()
     await client.post("/webhooks/stripe", content=body, headers=stripe_headers(body, "whsec_x"))
     metrics = (await client.get("/metrics")).text
-    assert 'ingress_signature_failures_total{provider="stripe",reason="signature_invalid"}' in (
-        metrics
-    )
+    failure = 'provider="stripe",reason="signature_invalid"'
+    assert f"payments_ingress_signature_failures_total{{{failure}}}" in metrics
     for name in (
-        "ingress_webhook_requests_total",
-        "ingress_webhook_request_duration_seconds_bucket",
-        "ingress_webhook_requests_in_flight",
-        "ingress_produce_duration_seconds_bucket",
+        "payments_ingress_webhook_requests_total",
+        "payments_ingress_webhook_request_duration_seconds_bucket",
+        "payments_ingress_webhook_requests_in_flight",
+        "payments_ingress_produce_duration_seconds_bucket",
     ):
         assert name in metrics

@@ -39,7 +39,7 @@ def test_an_event_delivered_three_times_yields_one_payment_event(
     assert Counter(event_ids(records)) == {"evt_dup": 1, "evt_later": 1}
     assert records[0].headers[h.CORRELATION_ID] == "corr-evt_dup"
     assert records[0].key == b"stripe:pi_dup"
-    assert pipeline.metric("worker_events_total", source="raw", outcome="duplicate") == 2
+    assert pipeline.metric("payments_worker_events_total", source="raw", outcome="duplicate") == 2
 
 
 def test_a_refund_before_its_capture_is_parked_and_later_events_queue_behind_it(
@@ -144,7 +144,7 @@ def test_a_tier_holds_a_partition_until_due_without_blocking_the_others(
     first = out.wait_for(lambda rs: len(rs) >= 2)
     assert event_ids(first)[1:] == ["pi_tier1"]
     assert first[1].timestamp_ms < now_ms + waits[0]  # partition 1 did not wait for 0
-    assert pipeline.metric("worker_retry_partitions_held") == 1
+    assert pipeline.metric("payments_worker_retry_partitions_held") == 1
     both = out.wait_for(lambda rs: len(rs) >= 3)
     assert both[2].timestamp_ms >= now_ms + waits[0]
 

@@ -89,7 +89,7 @@ def test_every_queried_metric_is_exported(where: str, expr: str) -> None:
 
 def test_every_component_metric_has_a_panel() -> None:
     shown = set().union(*(metric_names(expr) for _, expr in dashboard_expressions()))
-    prefixes = ("ingress_", "worker_", "payments_sink_")
+    prefixes = ("payments_ingress_", "payments_worker_", "payments_sink_")
     families = {family.name for family in REGISTRY.collect() if family.name.startswith(prefixes)}
     unshown = {f for f in families if not any(name.startswith(f) for name in shown)}
     assert not unshown, f"metrics without a panel: {sorted(unshown)}"
