@@ -166,7 +166,15 @@ def test_a_worker_killed_mid_stream_loses_nothing(make_pipeline: MakePipeline) -
     pipeline.start_worker()
     want = {f"evt_{intent}" for intent in intents}
     # generous: a restarted worker first waits out the killed one's session
-    records = out.wait_for(lambda rs: want <= set(event_ids(rs)), seconds=180)
+    try:
+        records = out.wait_for(lambda rs: want <= set(event_ids(rs)), seconds=180)
+    except AssertionError:  # say what is missing, and what the worker said about it
+        missing = sorted(want - set(event_ids(out.records)))
+        log = (pipeline.workdir / "w1.log").read_text(errors="replace").splitlines()
+        raise AssertionError(
+            f"{len(missing)} events never came out, e.g. {missing[:5]}; worker log tail:\n"
+            + "\n".join(log[-40:])
+        ) from None
     # At least once: what the killed worker sent but had not committed comes again (the
     # sink is idempotent); nothing else does.
     assert set(event_ids(records)) == want
