@@ -318,12 +318,16 @@ def _payment_statuses(settings: PipelineSettings, keys: set[str]) -> dict[str, s
     from sinks.database import make_engine
     from sinks.tables import payments
 
+    # Keys are `provider:payment_id`; the payment id alone narrows the read to the few
+    # payments the selection names instead of the whole table.
+    payment_ids = [key.partition(":")[2] for key in keys]
+    query = sql_select(payments.c.provider, payments.c.payment_id, payments.c.status).where(
+        payments.c.payment_id.in_(payment_ids)
+    )
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
-                sql_select(payments.c.provider, payments.c.payment_id, payments.c.status)
-            ).all()
+            rows = connection.execute(query).all()
     except SQLAlchemyError:
         return {}  # no database at hand: the dry run still lists what it would send
     finally:
