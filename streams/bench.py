@@ -38,7 +38,8 @@ from streams.samples import raw_headers, stripe_capture
 from streams.tables import changelog_topic_specs
 from streams.worker import app_id
 
-POLL_SECONDS = 0.05
+#: Scrapes cost the worker CPU (each one serialises every metric): not too often.
+POLL_SECONDS = 0.25
 TIMEOUT_SECONDS = 600.0
 
 

@@ -19,9 +19,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, cast
 
 import faust
+import mode.loop
 from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import start_http_server
@@ -42,7 +44,7 @@ from streams.process import process
 from streams.records import Inbound, Outbound
 from streams.retry import seconds_until_due
 from streams.route import Policy, Step
-from streams.tables import Tables, changelog_topic_specs
+from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
 
 log = logging.getLogger("streams.worker")
 
@@ -136,27 +138,32 @@ class StreamsWorker:
         started = time.perf_counter()
         token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
         try:
-            step = self._step(record)
+            step, changes = self._step(record)
+            for change in changes:
+                await self._send_change(change)
             for out in step.outputs:
                 await self._send(out)
-            self.tables.maybe_sweep(record.partition, self._now_ms())
+            for tombstone in self.tables.maybe_sweep(record.partition, self._now_ms()):
+                await self._send_change(tombstone)
         finally:
             correlation_id.reset(token)
         EVENTS.labels(source, step.outcome).inc()
         EVENT_SECONDS.observe(time.perf_counter() - started)
 
-    def _step(self, record: Inbound) -> Step:
+    def _step(self, record: Inbound) -> tuple[Step, list[ChangelogRecord]]:
         now_ms = self._now_ms()
+        changes: list[ChangelogRecord] = []
         try:
             event = parse(record)
         except PermanentError as error:
             step = route.rejected(record, error, now_ms, self.policy)
         else:
-            step = process(record, event, self.tables.view(event), now_ms, self.policy)
-            self.tables.write(event, step.writes)
+            view = self.tables.view(record.partition, event)
+            step = process(record, event, view, now_ms, self.policy)
+            changes = self.tables.write(record.partition, event, step.writes)
         if step.outcome in ("parked", "queued", "dead_lettered"):
             log.info(step.outcome, extra={"origin": record.origin, "to": step.outputs[0].topic})
-        return step
+        return step, changes
 
     async def _send(self, out: Outbound) -> None:
         # Not awaited one by one (a broker round trip per record): faust flushes the
@@ -164,17 +171,28 @@ class StreamsWorker:
         sent = await self.app.producer.send(
             out.topic, out.key, out.value, out.partition, None, list(out.headers)
         )
-        future = cast("asyncio.Future[Any]", sent)
-        future.add_done_callback(self._check_delivery)
+        cast("asyncio.Future[Any]", sent).add_done_callback(self._delivered)
 
-    def _check_delivery(self, future: asyncio.Future[Any]) -> None:
+    async def _send_change(self, change: ChangelogRecord) -> None:
+        sent = await self.app.producer.send(
+            change.topic, change.key, change.value, change.partition, None, None
+        )
+        future = cast("asyncio.Future[Any]", sent)
+        future.add_done_callback(partial(self._change_delivered, change))
+
+    def _change_delivered(self, change: ChangelogRecord, future: asyncio.Future[Any]) -> None:
+        if self._delivered(future):
+            self.tables.on_sent(change, future.result().offset)
+
+    def _delivered(self, future: asyncio.Future[Any]) -> bool:
         error = None if future.cancelled() else future.exception()
         if error is None:
-            return
+            return True
         # The input offset must not be committed past a lost output: stop the worker.
         DELIVERY_FAILURES.inc()
         log.error("delivery failed, stopping", extra={"error": repr(error)})
         self._crashing = asyncio.ensure_future(self.app.crash(error))
+        return False
 
     async def _on_revoked(self, _app: Any, /, *revoked: Any, **_: Any) -> None:
         for tps in revoked:
@@ -199,6 +217,8 @@ def _inbound(event: Any) -> Inbound:
 
 def run(settings: PipelineSettings, metrics_host: str) -> None:
     """Serve `/metrics` and run one worker until a signal stops it (`payments worker`)."""
+    # uvloop: the worker is bound by the event loop's per-message overhead.
+    mode.loop.use("uvloop")
     create_topics(make_admin(settings), changelog_topic_specs(app_id(settings), settings))
     worker = StreamsWorker(settings)
     start_http_server(settings.worker_metrics_port, addr=metrics_host, registry=REGISTRY)
