@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check lint typecheck security clean
+.PHONY: install run demo test check lint typecheck security clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml ops/pom.xml
 
 run: install
 	$(BIN)/payments run
+
+# Against the stack `make run` started (in another terminal); it starts nothing itself.
+demo: install
+	$(BIN)/payments demo
 
 test: install
 	$(BIN)/coverage erase

@@ -28,6 +28,7 @@ def confluent_producer_config(settings: PipelineSettings, **overrides: Any) -> d
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
         "linger.ms": 2,
+        "topic.metadata.refresh.interval.ms": _metadata_max_age_ms(settings),
     }
     config.update(overrides)
     return config
@@ -59,6 +60,7 @@ def make_aiokafka_producer(settings: PipelineSettings, **overrides: Any) -> AIOK
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
+        "metadata_max_age_ms": _metadata_max_age_ms(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -67,12 +69,19 @@ def make_aiokafka_producer(settings: PipelineSettings, **overrides: Any) -> AIOK
 def make_aiokafka_consumer(
     settings: PipelineSettings, *topics: str, group_id: str | None, **overrides: Any
 ) -> AIOKafkaConsumer:
-    """A consumer that never auto-commits: offsets move only after the work is durable."""
+    """A consumer that never auto-commits: offsets move only after the work is durable. A
+    subscribed consumer rejoins its group when its metadata shows new partitions (new
+    partitions are read from their start)."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
+        "metadata_max_age_ms": _metadata_max_age_ms(settings),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
+
+
+def _metadata_max_age_ms(settings: PipelineSettings) -> int:
+    return round(settings.kafka_metadata_max_age_seconds * 1000)

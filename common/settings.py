@@ -49,6 +49,9 @@ class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    #: How old a client's topic metadata may get: how soon producers and consumers see the
+    #: partitions `payments topics scale` adds (librdkafka's and aiokafka's default: 5 min).
+    kafka_metadata_max_age_seconds: float = Field(default=30.0, gt=0)
     topic_prefix: str = ""
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)

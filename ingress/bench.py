@@ -53,6 +53,8 @@ CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-bench-0001"
 STRIPE_SECRET = "whsec_bench"  # nosec B105
 PAYPAL_WEBHOOK_ID = "BENCH-WEBHOOK-ID"
 STARTUP_SECONDS = 30.0
+POISON_EVENT_TYPE = "payment_intent.bench_unknown"
+SIGNING_KEY_FILE = "signing-key.pem"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Load:
     workers: int
     rate: float = 0.0  # requests/s over all workers; 0: as fast as the server answers
     paypal_share: float = 0.5
+    #: Stripe events of a type the worker does not know: they end in the dlq.
+    poison_share: float = 0.0
 
 
 @dataclass
@@ -115,12 +119,14 @@ def format_report(ingress: RunResult, baseline: RunResult) -> str:
 # --- request building (in the generator processes) ---------------------------------------
 
 
-def stripe_request(number: int, port: int, now: float) -> bytes:
+def stripe_request(
+    number: int, port: int, now: float, event_type: str = "payment_intent.succeeded"
+) -> bytes:
     body = json.dumps(
         {
             "id": f"evt_bench{number}",
             "object": "event",
-            "type": "payment_intent.succeeded",
+            "type": event_type,
             "created": int(now),
             "data": {
                 "object": {
@@ -139,9 +145,11 @@ def stripe_request(number: int, port: int, now: float) -> bytes:
 
 
 def paypal_request(key: rsa.RSAPrivateKey, number: int, port: int, now: float) -> bytes:
+    sent_at = datetime.fromtimestamp(now, UTC)
     body = json.dumps(
         {
             "id": f"WH-BENCH-{number}",
+            "create_time": sent_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "event_type": "PAYMENT.CAPTURE.COMPLETED",
             "resource_type": "capture",
             "resource": {
@@ -151,7 +159,6 @@ def paypal_request(key: rsa.RSAPrivateKey, number: int, port: int, now: float) -
             },
         }
     ).encode()
-    sent_at = datetime.fromtimestamp(now, UTC)
     headers = paypal_headers(key, body, PAYPAL_WEBHOOK_ID, uuid.uuid4().hex, sent_at, CERT_URL)
     return http_post("/webhooks/paypal", port, body, headers)
 
@@ -167,8 +174,8 @@ def http_post(path: str, port: int, body: bytes, headers: dict[str, str]) -> byt
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def is_paypal(index: int, share: float) -> bool:
-    """Spreads PayPal requests evenly: exactly `share` of any long enough run."""
+def is_chosen(index: int, share: float) -> bool:
+    """Spreads a kind of request evenly: exactly `share` of any long enough run."""
     return int((index + 1) * share) > int(index * share)
 
 
@@ -177,8 +184,10 @@ def build_requests(key: rsa.RSAPrivateKey, load: Load, worker: int, port: int) -
     count = load.requests // load.workers
     now = time.time()
     return [
-        paypal_request(key, number, port, now)
-        if is_paypal(number, load.paypal_share)
+        stripe_request(number, port, now, POISON_EVENT_TYPE)
+        if is_chosen(number, load.poison_share)
+        else paypal_request(key, number, port, now)
+        if is_chosen(number, load.paypal_share)
         else stripe_request(number, port, now)
         for number in range(worker * count, (worker + 1) * count)
     ]
@@ -352,11 +361,7 @@ def _free_port() -> int:
 
 def bench_settings(settings: PipelineSettings, pki: Pki, workdir: Path) -> PipelineSettings:
     """`settings` with a bench topic prefix, a Stripe secret and an offline PayPal setup."""
-    trust, cache = workdir / "trust", workdir / "cert-cache"
-    for directory in (trust, cache):
-        directory.mkdir()
-    (trust / "root.pem").write_bytes(pki.root_pem())
-    (cache / cache_file_name(CERT_URL)).write_bytes(pki.chain_pem())
+    trust, cache = write_trust(pki, workdir)
     return settings.model_copy(
         update={
             "topic_prefix": f"bench-{settings.topic_prefix}",
@@ -373,11 +378,7 @@ def run_bench(
 ) -> tuple[RunResult, RunResult]:
     """The ingress run, then the baseline run. Topics (`bench-` prefix) are created first."""
     pki = build_pki(datetime.now(UTC))
-    key_pem = pki.leaf_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    key_pem = signing_key_pem(pki)
     with tempfile.TemporaryDirectory(prefix="payments-bench-") as workdir:
         server_settings = bench_settings(settings, pki, Path(workdir))
         server_settings = server_settings.model_copy(update={"log_level": log_level})
@@ -387,3 +388,47 @@ def run_bench(
     with running_server(_serve_bare, settings.ingress_workers) as port:
         baseline = run_load("baseline", port, load, key_pem)
     return ingress, baseline
+
+
+def write_trust(pki: Pki, directory: Path) -> tuple[Path, Path]:
+    """The trusted root and the pre-seeded signing certificate, for offline PayPal
+    verification (`PAYPAL_CERT_DIR`, `PAYPAL_CERT_CACHE_DIR`)."""
+    trust, cache = directory / "trust", directory / "cert-cache"
+    for path in (trust, cache):
+        path.mkdir(parents=True, exist_ok=True)
+    (trust / "root.pem").write_bytes(pki.root_pem())
+    (cache / cache_file_name(CERT_URL)).write_bytes(pki.chain_pem())
+    return trust, cache
+
+
+def signing_key_pem(pki: Pki) -> bytes:
+    return pki.leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+# --- load against an ingress started elsewhere (`payments run`) ----------------------------
+
+
+def prepare_target(directory: Path) -> dict[str, str]:
+    """A throwaway PKI and signing key in `directory`; returns the environment an ingress
+    needs to accept the load generator's webhooks."""
+    pki = build_pki(datetime.now(UTC))
+    trust, cache = write_trust(pki, directory)
+    key = directory / SIGNING_KEY_FILE
+    key.write_bytes(signing_key_pem(pki))
+    key.chmod(0o600)
+    return {
+        "STRIPE_WEBHOOK_SECRETS": STRIPE_SECRET,
+        "PAYPAL_WEBHOOK_ID": PAYPAL_WEBHOOK_ID,
+        "PAYPAL_CERT_DIR": str(trust),
+        "PAYPAL_CERT_CACHE_DIR": str(cache),
+    }
+
+
+def run_against(port: int, load: Load, directory: Path) -> RunResult:
+    """The load against an ingress on this machine's `port` that runs with the
+    environment `prepare_target(directory)` returned."""
+    return run_load("ingress", port, load, (directory / SIGNING_KEY_FILE).read_bytes())

@@ -15,6 +15,7 @@ from common.logging import configure_logging
 from common.settings import PipelineSettings
 from ops.local_kafka import BrokerError, LocalKafka
 from ops.reconcile import ReportFormat
+from schemas.providers import Provider
 
 if TYPE_CHECKING:
     from sinks.topic_scan import TopicEntry
@@ -101,13 +102,41 @@ def topics_describe(
 ) -> None:
     """Partitions, offsets and consumer-group lag of every pipeline topic."""
     settings = PipelineSettings()
-    reports = describe_topics(make_admin(settings), settings.topics.all(), group)
+    reports = describe_topics(settings, settings.topics.all(), group)
     groups = sorted({g for report in reports for g in report.committed})
     header = f"{'topic':<28}{'partition':>10}{'low':>12}{'high':>12}"
     typer.echo(header + "".join(f"  lag[{g}]" for g in groups))
     for r in reports:
         lags = "".join(f"  {r.lag(g):>{len(g) + 5}}" for g in groups)
         typer.echo(f"{r.topic:<28}{r.partition:>10}{r.low:>12}{r.high:>12}{lags}")
+
+
+@topics_app.command("scale")
+def topics_scale(
+    partitions: Annotated[
+        int, typer.Option(min=1, help="The new partition count of every pipeline topic.")
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
+) -> None:
+    """Raise every pipeline topic and the worker's changelogs to PARTITIONS and move the
+    tables' entries to their keys' new partitions. Stop every worker first; see the README's
+    "Scaling partitions" runbook."""
+    from ops.scale import ScaleRefused, apply, prepare
+
+    settings = PipelineSettings()
+    try:
+        plan = prepare(settings, partitions, dry_run=dry_run)
+        typer.echo("\n".join(plan.describe()))
+        if plan.empty:
+            typer.echo(f"nothing to do: {partitions} partitions everywhere, every entry home")
+        elif dry_run:
+            typer.echo("dry run: nothing changed")
+        else:
+            apply(settings, plan)
+            typer.echo(f"done: start the workers with TOPIC_PARTITIONS={partitions}")
+    except ScaleRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -195,16 +224,22 @@ def bench_sink(
     typer.echo(bench(settings, events, batch_size).report())
 
 
+Requests = Annotated[int, typer.Option(min=1, max=1_000_000, help="Per run, at most.")]
+Duration = Annotated[float, typer.Option(min=1, max=3600, help="Seconds per run, at most.")]
+Connections = Annotated[int, typer.Option(min=1, help="Keep-alive connections per worker.")]
+Workers = Annotated[int, typer.Option(min=1, help="Load generator processes.")]
+Rate = Annotated[float, typer.Option(min=0, help="Target req/s; 0: as fast as it goes.")]
+PaypalShare = Annotated[float, typer.Option(min=0, max=1, help="PayPal fraction.")]
+
+
 @bench_app.command("ingress")
 def bench_ingress(
-    requests: Annotated[int, typer.Option(min=1, max=1_000_000, help="Per run, at most.")] = 30_000,
+    requests: Requests = 30_000,
     duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds per run, at most.")] = 15,
-    connections: Annotated[
-        int, typer.Option(min=1, help="Keep-alive connections per worker.")
-    ] = 32,
-    workers: Annotated[int, typer.Option(min=1, help="Load generator processes.")] = 1,
-    rate: Annotated[float, typer.Option(min=0, help="Target req/s; 0: as fast as it goes.")] = 0,
-    paypal_share: Annotated[float, typer.Option(min=0, max=1, help="PayPal fraction.")] = 0.5,
+    connections: Connections = 32,
+    workers: Workers = 1,
+    rate: Rate = 0,
+    paypal_share: PaypalShare = 0.5,
     log_level: Annotated[str, typer.Option(help="The ingress server's log level.")] = "WARNING",
 ) -> None:
     """Signed Stripe and PayPal webhooks against ingress (durable produce to the broker at
@@ -230,6 +265,70 @@ def bench_worker(
 
     configure_logging("WARNING", component="bench")
     typer.echo(bench(PipelineSettings(), events, duplicate_share).report())
+
+
+@bench_app.command("e2e")
+def bench_e2e(
+    rate: Annotated[float, typer.Option(min=1, help="Offered webhooks/s.")] = 1_000,
+    duration: Annotated[float, typer.Option(min=5, max=3600, help="Seconds of load.")] = 60,
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Streams workers.")] = 1,
+    connections: Connections = 64,
+    generators: Annotated[int, typer.Option(min=1, help="Load generator processes.")] = 1,
+) -> None:
+    """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
+    workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
+    KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency, lag, CPU per component."""
+    from ingress.bench import Load
+    from ops.bench_e2e import bench_e2e as run
+
+    requests = round(rate * duration)
+    load = Load(requests, duration, connections, generators, rate, paypal_share=0.5)
+    configure_logging("WARNING", component="bench")
+    result = run(PipelineSettings(), load, workers)
+    typer.echo(result.report())
+    if not result.exactly_once:
+        raise typer.Exit(1)
+
+
+@bench_app.command("target")
+def bench_target(
+    directory: Annotated[Path, typer.Argument(help="Where the throwaway PKI and key go.")],
+) -> None:
+    """Prepare a load against an ingress started separately (e.g. `payments run`): print
+    the environment that ingress needs (`env $(payments bench target D) payments run`)."""
+    from ingress.bench import prepare_target
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, value in prepare_target(directory.resolve()).items():
+        typer.echo(f"{name}={value}")
+
+
+@bench_app.command("load")
+def bench_load(
+    target: Annotated[Path, typer.Option(help="The directory of `payments bench target`.")],
+    port: Annotated[int | None, typer.Option(help="Default: INGRESS_PORT.")] = None,
+    requests: Requests = 30_000,
+    duration: Duration = 60,
+    connections: Connections = 32,
+    workers: Workers = 1,
+    rate: Rate = 0,
+    paypal_share: PaypalShare = 0.5,
+    poison_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Stripe events of an unknown type (→ dlq).")
+    ] = 0.0,
+) -> None:
+    """Signed webhooks against a running ingress on 127.0.0.1 (see `bench target`); no
+    baseline. Event ids restart at 0: use a fresh state directory for each run."""
+    from ingress.bench import Load, run_against
+
+    load = Load(requests, duration, connections, workers, rate, paypal_share, poison_share)
+    configure_logging("WARNING", component="bench")
+    result = run_against(port or PipelineSettings().ingress_port, load, target)
+    typer.echo(
+        f"{result.requests_per_second:.0f} req/s, p50 {result.percentile_ms(50):.1f} / "
+        f"p99 {result.percentile_ms(99):.1f} ms, errors {result.errors}, "
+        f"statuses {dict(sorted(result.statuses.items()))}"
+    )
 
 
 dlq_app = typer.Typer(
@@ -438,6 +537,7 @@ def run(
     Starts a local broker unless KAFKA_BOOTSTRAP_SERVERS names one, and uses SQLite in the
     state directory unless DATABASE_URL is set.
     """
+    from ops.local_credentials import ensure_local_credentials, local_stack_environment
     from ops.stack import run_stack
 
     state_dir = state_dir.resolve()
@@ -450,10 +550,107 @@ def run(
         overrides["DATABASE_URL"] = f"sqlite:///{state_dir / 'payments.db'}"
     if "WORKER_DATA_DIR" not in os.environ:
         overrides["WORKER_DATA_DIR"] = str(state_dir / "worker")
+    # Stripe, PayPal and /admin get the local credentials unless configured.
+    overrides |= local_stack_environment(PipelineSettings(), ensure_local_credentials(state_dir))
     os.environ.update(overrides)  # the components read the same settings from the environment
     settings = PipelineSettings()
     configure_logging(settings.log_level, component="stack")
     raise typer.Exit(run_stack(settings, state_dir, broker))
+
+
+StateDir = Annotated[
+    Path, typer.Option(help="The state directory of `payments run` (its credentials).")
+]
+
+
+@app.command()
+def sign(
+    provider: Annotated[Provider, typer.Argument(help="stripe or paypal.")],
+    body_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The body.")],
+    curl: Annotated[bool, typer.Option("--curl", help="Print a curl command instead.")] = False,
+    url: Annotated[
+        str | None, typer.Option(help="For --curl; default: the local ingress's webhook URL.")
+    ] = None,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Sign BODY_FILE as PROVIDER would, for the local stack's credentials: print the headers,
+    a blank line and the body, or with --curl a command that sends it (`| sh`). Valid for
+    STRIPE_/PAYPAL_TOLERANCE_SECONDS; a PayPal signature is accepted once."""
+    from ops.local_credentials import local_stack_settings
+    from ops.signing import SigningUnavailable, sign_request, webhook_url
+
+    settings, credentials = local_stack_settings(state_dir)
+    target = url or webhook_url(settings, provider)
+    try:
+        signed = sign_request(provider, body_file.read_bytes(), settings, credentials, target)
+    except SigningUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if curl:
+        typer.echo(signed.curl(body_file))
+    else:
+        typer.echo(signed.http(), nl=False)
+
+
+@app.command()
+def demo(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the stack.")] = 10.0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds a step may wait.")] = 60.0,
+) -> None:
+    """The five-minute tour of the running local stack (`make run`): health, signed Stripe
+    and PayPal webhooks accepted, a bad signature refused, a duplicate ignored, counters
+    before/after, /admin/events. Exits 1 at the first failed step (or no stack)."""
+    from ops.demo import Stack, StepResult, run_demo
+    from ops.local_credentials import local_stack_settings
+
+    def report(result: StepResult) -> None:
+        mark = "ok" if result.ok else "FAILED"
+        typer.echo(f"[{mark}] {result.name}: {result.detail}")
+
+    passed = run_demo(
+        Stack(*local_stack_settings(state_dir)), report, wait_seconds=wait, timeout_seconds=timeout
+    )
+    typer.echo("demo passed" if passed else "demo failed", err=not passed)
+    raise typer.Exit(0 if passed else 1)
+
+
+metrics_app = typer.Typer(help="Record the components' /metrics and plot them (no Prometheus).")
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command("record")
+def metrics_record(
+    out: Annotated[Path, typer.Option(help="The recording (JSON lines).")],
+    duration: Annotated[float, typer.Option(min=1, help="Seconds; Ctrl-C ends it early.")],
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between scrapes.")] = 1.0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(help="job=URL of a /metrics; default: ingress, worker and sink as set."),
+    ] = None,
+) -> None:
+    """Scrape /metrics of ingress, worker and sink every INTERVAL into OUT."""
+    from ops.metrics_record import default_targets, record_to_file
+
+    if any("=" not in t for t in target or []):
+        raise typer.BadParameter("give each target as job=URL", param_hint="--target")
+    targets = dict(t.split("=", 1) for t in target or []) or default_targets(PipelineSettings())
+    rounds = record_to_file(targets, out, duration, interval)
+    typer.echo(f"recorded {rounds} rounds of {', '.join(targets)} in {out}")
+
+
+@metrics_app.command("plot")
+def metrics_plot(
+    recording: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option(help="The PNG.")] = Path("docs/pipeline.png"),
+    window: Annotated[float, typer.Option(min=1, help="Seconds of rate() windows.")] = 15.0,
+) -> None:
+    """Throughput, latency, consumer lag and dead letters of a recording, as the dashboard
+    computes them (rate over counters, histogram_quantile over buckets), in one PNG."""
+    from ops.metrics_plot import plot_file
+
+    plot_file(recording, out, window)
+    typer.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":

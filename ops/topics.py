@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
+from common.kafka import make_admin
 from common.settings import PipelineSettings
 
 ADMIN_TIMEOUT_SECONDS = 15.0
@@ -126,10 +127,48 @@ def _compare(spec: TopicSpec, partitions: int) -> CreateResult:
     )
 
 
+def partition_counts(admin: AdminClient, topics: Iterable[str]) -> dict[str, int | None]:
+    """Each topic's partition count; None for a topic that does not exist."""
+    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS).topics
+    return {
+        topic: len(metadata[topic].partitions) if topic in metadata else None for topic in topics
+    }
+
+
+def mismatched_partitions(admin: AdminClient, topics: Iterable[str], expected: int) -> list[str]:
+    """`topic: has N partitions` for each existing topic whose count is not `expected`."""
+    counts = partition_counts(admin, topics)
+    return [
+        f"{topic} has {count} partitions"
+        for topic, count in counts.items()
+        if count is not None and count != expected
+    ]
+
+
+def increase_partitions(admin: AdminClient, topics: Iterable[str], partitions: int) -> None:
+    """Raise each topic to `partitions` and wait until metadata shows it everywhere."""
+    names = list(topics)
+    if not names:
+        return
+    futures = admin.create_partitions(
+        [NewPartitions(name, partitions) for name in names],
+        request_timeout=ADMIN_TIMEOUT_SECONDS,
+        operation_timeout=ADMIN_TIMEOUT_SECONDS,
+    )
+    for future in futures.values():
+        future.result()
+    deadline = time.monotonic() + ADMIN_TIMEOUT_SECONDS
+    while any(count != partitions for count in partition_counts(admin, names).values()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"metadata does not show {partitions} partitions of {names}")
+        time.sleep(0.1)
+
+
 def describe_topics(
-    admin: AdminClient, topics: Iterable[str], groups: Iterable[str] | None = None
+    settings: PipelineSettings, topics: Iterable[str], groups: Iterable[str] | None = None
 ) -> list[PartitionReport]:
     """Offsets of every partition of `topics`, and each consumer group's committed offset."""
+    admin = make_admin(settings)
     metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS).topics
     partitions = [
         TopicPartition(topic, p)
@@ -142,7 +181,7 @@ def describe_topics(
     low = _offsets(admin, partitions, OffsetSpec.earliest())
     high = _offsets(admin, partitions, OffsetSpec.latest())
     group_ids = list(groups) if groups is not None else _group_ids(admin)
-    committed = {group: _committed(admin, group) for group in group_ids}
+    committed = {group: _committed(settings, group, partitions) for group in group_ids}
     return [
         PartitionReport(
             tp.topic,
@@ -173,12 +212,27 @@ def _group_ids(admin: AdminClient) -> list[str]:
     return sorted(group.group_id for group in listing.valid)
 
 
-def _committed(admin: AdminClient, group: str) -> dict[tuple[str, int], int]:
-    request = [ConsumerGroupTopicPartitions(group)]
-    futures = admin.list_consumer_group_offsets(request, request_timeout=ADMIN_TIMEOUT_SECONDS)
-    result = futures[group].result()
+def _committed(
+    settings: PipelineSettings, group: str, partitions: list[TopicPartition]
+) -> dict[tuple[str, int], int]:
+    """The group's committed offsets, read through a consumer of the group that never joins
+    it. Not the admin client's `list_consumer_group_offsets`: librdkafka crashes the whole
+    process (SIGSEGV, NULL group handle) when a group's coordinator answers NOT_COORDINATOR,
+    as it does for a group that is new or still loading (librdkafka#5040,
+    confluent-kafka-python#1982); it killed workers and sinks that exported their lag."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        offsets = consumer.committed(partitions, timeout=ADMIN_TIMEOUT_SECONDS)
+    finally:
+        consumer.close()
     return {
         (tp.topic, tp.partition): tp.offset
-        for tp in result.topic_partitions
+        for tp in offsets
         if tp.offset >= 0  # negative: no committed offset for that partition
     }

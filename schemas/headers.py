@@ -31,6 +31,10 @@ DLQ_REASON: Final = "dlq-reason"
 REPLAYED_FROM: Final = "replayed-from"
 REPLAY_ID: Final = "replay-id"
 
+# added by the worker to a record it moves to its key's partition after a partition
+# increase (`streams.placement`): the `topic/partition/offset` of the record it copies
+FORWARDED_FROM: Final = "forwarded-from"
+
 #: schema-version of raw-webhooks records: the provider's raw body, unchanged
 RAW_SCHEMA_VERSION: Final = "1"
 

@@ -11,10 +11,11 @@ topic scans), so they are plain functions: FastAPI runs them in its thread pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import Engine, Select, select
 
 from common.settings import PipelineSettings
@@ -38,6 +39,15 @@ from sinks.tables import payments, webhook_events
 from sinks.topic_scan import TopicEntry, scan_topics
 
 MAX_PAGE = 500
+#: The largest `webhook_events.id` (BIGINT): a larger cursor is a malformed one.
+MAX_CURSOR = 2**63 - 1
+#: Text parameters: PostgreSQL text cannot hold NUL, so a NUL is malformed input (422),
+#: not a database error (500).
+WITHOUT_NUL = r"^[^\x00]*$"
+#: The body is the app's error body (`ingress.responses`): `{"error": {"code", "message"}}`.
+PAYMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no event, state, retry or dlq record of this payment"}
+}
 TopicScanner = Callable[[PipelineSettings, Sequence[str]], list[TopicEntry]]
 
 
@@ -58,11 +68,11 @@ def create_admin_router(
     @router.get("/events")
     def events(
         provider: Provider | None = None,
-        event_type: Annotated[str | None, Query(alias="type")] = None,
+        event_type: Annotated[str | None, Query(alias="type", pattern=WITHOUT_NUL)] = None,
         status: PaymentStatus | None = None,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        since: UtcMoment | None = None,
+        until: UtcMoment | None = None,
+        cursor: Annotated[int | None, Query(ge=1, le=MAX_CURSOR)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> EventPage:
         """Newest first; `since` / `until` bound the received time (inclusive, exclusive)."""
@@ -74,8 +84,10 @@ def create_admin_router(
             rows = connection.execute(query).mappings().all()
         return event_page(rows, limit)
 
-    @router.get("/payments/{provider}/{payment_id}")
-    def payment(provider: Provider, payment_id: str) -> PaymentView:
+    @router.get("/payments/{provider}/{payment_id}", responses=PAYMENT_RESPONSES)
+    def payment(
+        provider: Provider, payment_id: Annotated[str, Path(pattern=WITHOUT_NUL)]
+    ) -> PaymentView:
         """The current state and every step: received, applied / stale, retried,
         dead-lettered."""
         key = (webhook_events.c.provider == provider) & (webhook_events.c.payment_id == payment_id)
@@ -104,6 +116,18 @@ def create_admin_router(
         return dlq_summary(scan(settings, [topics.dlq]))
 
     return router
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a ValueError (422) for one that has no UTC time (year 1 east of
+    Greenwich, year 9999 west of it)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range in UTC") from None
+
+
+UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def _event_filters(

@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from common.kafka import make_aiokafka_consumer, make_aiokafka_producer
 from common.settings import PipelineSettings
+from ops.lag_exporter import ConsumerLagExporter
 from sinks.batching import BatchLimits
 from sinks.database import make_engine
 from sinks.migrate import upgrade
@@ -66,11 +67,14 @@ async def run_sink(
     # Additive migrations: safe while other sink replicas still run the previous schema.
     await asyncio.to_thread(upgrade, settings.database_url)
     metrics_server, _ = start_http_server(settings.sink_metrics_port)
+    topics = [settings.topics.payment_events]
+    lag = ConsumerLagExporter(settings, settings.sink_group_id, topics).start()
     try:
         async with running_sink(settings, before_offset_commit) as sink:
             log.info("sink started", extra={"group": settings.sink_group_id})
             await sink.run(stop)
     finally:
+        lag.stop()
         metrics_server.shutdown()
         metrics_server.server_close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -35,6 +35,17 @@ class TopicEntry:
 def scan_topics(
     settings: PipelineSettings, topics: Sequence[str], *, with_values: bool = False
 ) -> list[TopicEntry]:
+    """What the topics hold, as far as it can be read in `SCAN_TIMEOUT_SECONDS`."""
+    messages = read_messages(settings, topics, SCAN_TIMEOUT_SECONDS, complete=False)
+    return [_entry(message, with_values) for message in messages]
+
+
+def read_messages(
+    settings: PipelineSettings, topics: Sequence[str], timeout: float, *, complete: bool
+) -> Iterator[Message]:
+    """Every record of `topics` up to the end each partition had when the read began.
+    Past `timeout` seconds the read stops, or, when it must be `complete`, fails
+    (`TimeoutError`)."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -47,8 +58,9 @@ def scan_topics(
     )
     try:
         ends = _assign_non_empty(consumer, topics)
-        deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
-        return _read_until(consumer, ends, deadline, with_values)
+        yield from _read_until(consumer, ends, time.monotonic() + timeout)
+        if ends and complete:
+            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
     finally:
         consumer.close()
 
@@ -100,21 +112,20 @@ def _passing(error: KafkaError) -> bool:
 
 
 def _read_until(
-    consumer: Consumer, ends: dict[tuple[str, int], int], deadline: float, with_values: bool
-) -> list[TopicEntry]:
-    entries: list[TopicEntry] = []
+    consumer: Consumer, ends: dict[tuple[str, int], int], deadline: float
+) -> Iterator[Message]:
+    """Yields the records; removes each partition from `ends` once read to its end."""
     while ends and time.monotonic() < deadline:
         for message in consumer.consume(num_messages=500, timeout=0.5):
             where = (message.topic() or "", message.partition() or 0)
             error = message.error()
             if error is None:
-                entries.append(_entry(message, with_values))
+                yield message
             elif error.code() != KafkaError._PARTITION_EOF:
                 raise RuntimeError(f"reading {where}: {error}")
             # Records may arrive after the scan began: stop at the end seen at its start.
             if error is not None or (message.offset() or 0) >= ends.get(where, 0) - 1:
                 ends.pop(where, None)
-    return entries
 
 
 def _entry(message: Message, with_value: bool) -> TopicEntry:

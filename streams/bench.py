@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from common.kafka import (
     make_confluent_producer,
 )
 from common.settings import PipelineSettings
-from ops.processes import spawn, terminate_group
+from ops.processes import free_port, spawn, terminate_group
 from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
 from streams.samples import raw_headers, stripe_capture
 from streams.tables import changelog_topic_specs
@@ -170,7 +169,7 @@ async def _bare_loop(settings: PipelineSettings, events: int, group: str) -> flo
 
 
 def _through_worker(settings: PipelineSettings, events: int, workdir: Path) -> float:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "ops.cli", "worker"]
     process = spawn(argv, env=worker_env(settings, workdir / "data", "bench", port))
     try:
@@ -192,10 +191,3 @@ def _processed_reaching(port: int, at_least: float) -> float:
             return processed
         time.sleep(POLL_SECONDS)
     raise TimeoutError(f"the worker processed fewer than {at_least} records in time")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

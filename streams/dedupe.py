@@ -1,8 +1,10 @@
 """Step 2, dedupe: has this event been applied already?
 
-The dedupe table maps `provider:event_id` to when the event was first applied and from
-which record (`origin`). Entries older than the retention window count as absent here and
-are swept out of RocksDB and the changelog by the table adapter (`streams.tables`).
+The dedupe table maps `provider:event_id` to when the event was first applied, from which
+record (`origin`) and for which payment (`payment_key`: the table sits in that key's
+partition, and `payments topics scale` must know it to move the entry when the partition
+count grows). Entries older than the retention window count as absent here and are swept
+out of RocksDB and the changelog by the table adapter (`streams.tables`).
 """
 
 from __future__ import annotations
@@ -22,19 +24,28 @@ ReadFrom = Callable[[bytes | None], Iterable[tuple[bytes, bytes]]]
 
 @dataclass(frozen=True, slots=True)
 class DedupeEntry:
+    """`payment_key` is None only in entries written before it was recorded."""
+
     seen_at_ms: int
     origin: str
+    payment_key: str | None = None
 
     def encode(self) -> bytes:
-        return f"{self.seen_at_ms} {self.origin}".encode()
+        """`{seen_at_ms} {origin}\n{payment_key}`: an origin holds neither a space nor a
+        newline (`streams.records`), a payment key may hold anything, so it comes last."""
+        tail = "" if self.payment_key is None else f"\n{self.payment_key}"
+        return f"{self.seen_at_ms} {self.origin}{tail}".encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> DedupeEntry | None:
-        """None for bytes that are no entry (faust keeps its own bookkeeping keys beside ours)."""
-        seen_at, _, origin = raw.decode("utf-8", "replace").partition(" ")
+        """None for bytes that are no entry (faust keeps its own bookkeeping keys beside ours).
+        An entry without a payment key (the earlier `{seen_at_ms} {origin}`) decodes with
+        None."""
+        head, newline, payment_key = raw.decode("utf-8", "replace").partition("\n")
+        seen_at, _, origin = head.partition(" ")
         if not seen_at.isdigit() or not origin:
             return None
-        return cls(int(seen_at), origin)
+        return cls(int(seen_at), origin, payment_key if newline else None)
 
 
 def dedupe_key(provider: str, event_id: str) -> bytes:

@@ -3,11 +3,15 @@ cardinality stays bounded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.metrics import REGISTRY
+from common.settings import TopicNames
+from schemas import headers as h
+from streams.records import Outbound
 
 Source = Literal["raw", "retry"]
 
@@ -38,3 +42,31 @@ DELIVERY_FAILURES = Counter(
     "Records the broker did not acknowledge; the worker stops so their input is re-read.",
     registry=REGISTRY,
 )
+RETRIES = Counter(
+    "payments_worker_retries",
+    "Records sent to a retry tier (parked or queued behind a parked event), by tier.",
+    ["tier"],
+    registry=REGISTRY,
+)
+RETRY_LATENESS_SECONDS = Histogram(
+    "payments_worker_retry_lateness_seconds",
+    "How long after its retry-due-at a tier record was processed.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+DEAD_LETTERED = Counter(
+    "payments_worker_dead_lettered",
+    "Records sent to dlq, by dlq-reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def observe_hops(outputs: Iterable[Outbound], topics: TopicNames, prefix: str) -> None:
+    """Count the outputs that go to a retry tier (labelled by its unprefixed name) or dlq."""
+    for out in outputs:
+        if out.topic in topics.retry:
+            RETRIES.labels(out.topic.removeprefix(prefix)).inc()
+        elif out.topic == topics.dlq:
+            reason = dict(out.headers).get(h.DLQ_REASON, b"unknown").decode()
+            DEAD_LETTERED.labels(reason).inc()

@@ -6,12 +6,18 @@ depends on faust's message or event types.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from schemas import headers as h
 
 Headers = tuple[tuple[str, bytes], ...]
+
+#: An origin: a legal topic name, a partition and an offset (never a space or a newline:
+#: the dedupe entry's encoding relies on it).
+_ORIGIN: Final = re.compile(r"[A-Za-z0-9._-]+/[0-9]+/[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,12 @@ class Inbound:
     @property
     def origin(self) -> str:
         """Where this copy of the event sits in Kafka: tells a crash replay of this very
-        record apart from another delivery of the same event."""
+        record apart from another delivery of the same event. A record forwarded to its key's
+        partition (`streams.placement`) keeps the origin of the record it copies, so that a
+        crash replay of that record stays a replay wherever it is read."""
+        forwarded = self.headers.get(h.FORWARDED_FROM)
+        if forwarded is not None and _ORIGIN.fullmatch(forwarded):
+            return forwarded
         return f"{self.topic}/{self.partition}/{self.offset}"
 
     @property

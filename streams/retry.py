@@ -16,8 +16,11 @@ from schemas import headers as h
 from streams.masking import error_message
 from streams.records import Inbound, int_header
 
-#: Headers of an earlier hop that a new hop rewrites.
-_HOP_HEADERS = frozenset({h.RETRY_ATTEMPT, h.RETRY_DUE_AT, h.ERROR_CLASS, h.ERROR_MESSAGE})
+#: Headers of an earlier hop that a new hop rewrites. `forwarded-from` is dropped: a hop is
+#: a record of its own, whose origin is where it sits.
+_HOP_HEADERS = frozenset(
+    {h.RETRY_ATTEMPT, h.RETRY_DUE_AT, h.ERROR_CLASS, h.ERROR_MESSAGE, h.FORWARDED_FROM}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +92,9 @@ def seconds_until_due(record: Inbound, now_ms: int) -> float:
     """How long a tier must still hold the record; 0 when due (or when it names no time)."""
     due = int_header(record.headers, h.RETRY_DUE_AT)
     return max(0, due - now_ms) / 1000 if due is not None else 0.0
+
+
+def seconds_late(record: Inbound, now_ms: int) -> float | None:
+    """How long past its `retry-due-at` the record is handled; None when it names no time."""
+    due = int_header(record.headers, h.RETRY_DUE_AT)
+    return max(0, now_ms - due) / 1000 if due is not None else None

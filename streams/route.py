@@ -31,7 +31,9 @@ from streams.state_machine import (
     Stale,
 )
 
-StepOutcome = Literal["applied", "stale", "duplicate", "parked", "queued", "dead_lettered"]
+StepOutcome = Literal[
+    "applied", "stale", "duplicate", "parked", "queued", "dead_lettered", "forwarded"
+]
 
 
 class Unchanged(Enum):
@@ -88,7 +90,7 @@ def resolved(
                 (payment_event_record(outcome.payment_event, policy.topics.payment_events),),
                 Writes(
                     state=outcome.state,
-                    dedupe=DedupeEntry(now_ms, record.origin),
+                    dedupe=DedupeEntry(now_ms, record.origin, event.payment_key),
                     lock=released(lock, event.event_id),
                 ),
             )

@@ -13,7 +13,7 @@ from schemas import headers as h
 def stripe_capture(
     event_id: str, intent: str, amount: int = 2000, created: int = 1764100000
 ) -> bytes:
-    return _stripe(
+    return stripe_event(
         event_id,
         "payment_intent.succeeded",
         created,
@@ -31,7 +31,7 @@ def stripe_capture(
 def stripe_refund(
     event_id: str, intent: str, refund_id: str, amount: int, created: int = 1764100100
 ) -> bytes:
-    return _stripe(
+    return stripe_event(
         event_id,
         "refund.created",
         created,
@@ -47,7 +47,7 @@ def stripe_refund(
 
 
 def stripe_dispute(event_id: str, intent: str, amount: int, created: int = 1764100200) -> bytes:
-    return _stripe(
+    return stripe_event(
         event_id,
         "charge.dispute.created",
         created,
@@ -78,7 +78,8 @@ def raw_headers(
     return [(name, value.encode()) for name, value in values.items()]
 
 
-def _stripe(event_id: str, event_type: str, created: int, obj: dict[str, Any]) -> bytes:
+def stripe_event(event_id: str, event_type: str, created: int, obj: dict[str, Any]) -> bytes:
+    """A Stripe event envelope around `obj` (a payment intent, refund, dispute, ...)."""
     body = {
         "id": event_id,
         "object": "event",

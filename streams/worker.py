@@ -33,16 +33,24 @@ from common.kafka import make_admin
 from common.logging import correlation_id
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
-from ops.topics import create_topics
+from ops.topics import create_topics, mismatched_partitions
 from schemas import headers as h
 from schemas.headers import header_map
 from streams import route
 from streams.gate import DueGate
-from streams.observe import DELIVERY_FAILURES, EVENT_SECONDS, EVENTS, Source
+from streams.observe import (
+    DELIVERY_FAILURES,
+    EVENT_SECONDS,
+    EVENTS,
+    RETRY_LATENESS_SECONDS,
+    Source,
+    observe_hops,
+)
 from streams.parse import parse
+from streams.placement import forward
 from streams.process import process
 from streams.records import Inbound, Outbound
-from streams.retry import seconds_until_due
+from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step
 from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
 
@@ -101,7 +109,9 @@ class StreamsWorker:
         self._clock = clock
         self._gate = DueGate(self.app.consumer)
         self._crashing: asyncio.Future[None] | None = None
-        topics = settings.topics
+        self._topics = topics = settings.topics
+        self._topic_prefix = settings.topic_prefix
+        self._partitions = settings.topic_partitions
         self._agent(topics.raw_webhooks, self._consume_raw)
         for tier in topics.retry:
             self._agent(tier, self._consume_tier)
@@ -131,8 +141,17 @@ class StreamsWorker:
             # and its fetcher asserts on anything else.
             tp = TP(record.topic, record.partition)
             if self._gate.admit(tp, record.offset, wait):
+                late = seconds_late(record, self._now_ms())
+                if late is not None:
+                    RETRY_LATENESS_SECONDS.observe(late)
                 await self._handle(record, "retry")
                 event.ack()
+            else:
+                # Held: the gate seeks back to it, so it is delivered again when due. faust
+                # must stop waiting for its ack, or every rebalance and stop waits for it
+                # (`stream_wait_empty`) until the member is thrown out. Commits still stop
+                # before it: its offset is never acked.
+                cast(Any, self.app.consumer)._unacked_messages.discard(event.message)
 
     async def _handle(self, record: Inbound, source: Source) -> None:
         started = time.perf_counter()
@@ -149,10 +168,14 @@ class StreamsWorker:
             correlation_id.reset(token)
         EVENTS.labels(source, step.outcome).inc()
         EVENT_SECONDS.observe(time.perf_counter() - started)
+        observe_hops(step.outputs, self._topics, self._topic_prefix)
 
     def _step(self, record: Inbound) -> tuple[Step, list[ChangelogRecord]]:
         now_ms = self._now_ms()
         changes: list[ChangelogRecord] = []
+        moved = forward(record, self._partitions)
+        if moved is not None:  # written before a partition increase: its tables moved on
+            return Step("forwarded", (moved,)), changes
         try:
             event = parse(record)
         except PermanentError as error:
@@ -217,9 +240,22 @@ def _inbound(event: Any) -> Inbound:
 
 def run(settings: PipelineSettings, metrics_host: str) -> None:
     """Serve `/metrics` and run one worker until a signal stops it (`payments worker`)."""
+    from ops.lag_exporter import ConsumerLagExporter
+
+    ConsumerLagExporter(
+        settings, app_id(settings), [settings.topics.raw_webhooks, *settings.topics.retry]
+    ).start()
     # uvloop: the worker is bound by the event loop's per-message overhead.
     mode.loop.use("uvloop")
-    create_topics(make_admin(settings), changelog_topic_specs(app_id(settings), settings))
+    admin = make_admin(settings)
+    changelogs = changelog_topic_specs(app_id(settings), settings)
+    create_topics(admin, changelogs)
+    # faust compares the live counts of a source topic and its changelog, not the count the
+    # tables are declared with: a worker left at the old TOPIC_PARTITIONS after a scale would
+    # run, and forward records to the wrong partitions.
+    inputs = [settings.topics.raw_webhooks, *settings.topics.retry, *(c.name for c in changelogs)]
+    if wrong := mismatched_partitions(admin, inputs, settings.topic_partitions):
+        raise SystemExit(f"TOPIC_PARTITIONS is {settings.topic_partitions}, but {', '.join(wrong)}")
     worker = StreamsWorker(settings)
     start_http_server(settings.worker_metrics_port, addr=metrics_host, registry=REGISTRY)
     faust.Worker(

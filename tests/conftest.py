@@ -23,7 +23,7 @@ from common.settings import PipelineSettings
 from ops.local_kafka import LocalKafka
 from ops.local_postgres import LocalPostgres
 from tests.support.databases import scratch_database
-from tests.support.ports import free_port, free_port_pair
+from tests.support.ports import free_port, free_port_pair, restartable_port
 
 KAFKA_IMAGE = "apache/kafka:4.0.2"
 POSTGRES_IMAGE = "postgres:16"
@@ -84,6 +84,31 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh database for this test run, dropped at the end."""
     with scratch_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own, which it may stop and start (same data directory and
+    ports across restarts) without disturbing any other test."""
+    port = restartable_port(2)
+    broker = LocalKafka(tmp_path / "kafka", port=port, controller_port=port + 1, heap="512m")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
+    directory = Path(tempfile.mkdtemp(prefix="payments-own-pg-"))
+    server = LocalPostgres(directory, port=restartable_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(remove=True)
 
 
 @pytest.fixture

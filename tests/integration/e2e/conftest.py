@@ -3,8 +3,10 @@ PostgreSQL, and a `payments worker` subprocess (as in production)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,13 +36,40 @@ def pipeline_settings(
         )
 
 
-@pytest.fixture
-def worker(pipeline_settings: PipelineSettings, tmp_path: Path) -> Iterator[None]:
-    create_topics(make_admin(pipeline_settings), pipeline_topic_specs(pipeline_settings))
-    env = worker_env(pipeline_settings, tmp_path / "worker", "e2e", free_port())
-    with (tmp_path / "worker.log").open("ab") as log:
-        process = spawn([sys.executable, "-m", "ops.cli", "worker"], log=log, env=env)
-    try:
-        yield
-    finally:
+@dataclass
+class Workers:
+    """`payments worker` subprocesses, each with its data dir under `directory/data` and its
+    log at `directory/<worker id>.log`."""
+
+    directory: Path
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+
+    def start(self, settings: PipelineSettings, worker_id: str) -> None:
+        port = self.metrics_ports[worker_id] = free_port()
+        env = worker_env(settings, self.directory / "data", worker_id, port)
+        # The child writes to its own copy of the descriptor.
+        with (self.directory / f"{worker_id}.log").open("ab") as log:
+            argv = [sys.executable, "-m", "ops.cli", "worker"]
+            self.running[worker_id] = spawn(argv, log=log, env=env)
+
+    def stop(self, worker_id: str) -> None:
+        """SIGTERM, as an orderly shutdown would send it (killed after 20 s)."""
+        process = self.running.pop(worker_id)
         terminate_group(process.pid, 20.0, process)
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    running = Workers(tmp_path)
+    try:
+        yield running
+    finally:
+        for worker_id in list(running.running):
+            running.stop(worker_id)
+
+
+@pytest.fixture
+def worker(pipeline_settings: PipelineSettings, workers: Workers) -> None:
+    create_topics(make_admin(pipeline_settings), pipeline_topic_specs(pipeline_settings))
+    workers.start(pipeline_settings, "e2e")

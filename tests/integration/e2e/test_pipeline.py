@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from common.kafka import make_admin
 from common.settings import PipelineSettings
 from ingress.stripe_signature import sign_stripe_payload
 from ops.topics import describe_topics
@@ -70,5 +69,5 @@ async def test_redelivered_shuffled_webhooks_land_once_in_the_right_state(
         assert row["captured_amount"] == 1000
         assert row["refunded_amount"] == 500
         assert row["currency"] == "USD"
-    dlq = describe_topics(make_admin(pipeline_settings), [pipeline_settings.topics.dlq], [])
+    dlq = describe_topics(pipeline_settings, [pipeline_settings.topics.dlq], [])
     assert sum(partition.high for partition in dlq) == 0

@@ -79,8 +79,7 @@ async def test_describe_shows_offsets_and_group_lag(
         await consumer.stop()
 
     reports = {
-        (r.topic, r.partition): r
-        for r in describe_topics(make_admin(settings), settings.topics.all(), [group])
+        (r.topic, r.partition): r for r in describe_topics(settings, settings.topics.all(), [group])
     }
     assert len(reports) == 12  # 6 topics x 2 partitions
     assert sum(r.high for (t, _), r in reports.items() if t == topic) == 10

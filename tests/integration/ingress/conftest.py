@@ -40,23 +40,28 @@ def ingress_settings(
     """Settings with both providers configured and this test's topics created."""
 
     def make(**overrides: Any) -> PipelineSettings:
-        trust, cache = tmp_path / "trust", tmp_path / "cert-cache"
-        for directory in (trust, cache):
-            directory.mkdir(exist_ok=True)
-        (trust / "root.pem").write_bytes(pki.root_pem())
-        (cache / cache_file_name(CERT_URL)).write_bytes(pki.chain_pem())
-        values: dict[str, Any] = {
-            "stripe_webhook_secrets": STRIPE_SECRET,
-            "paypal_webhook_id": PAYPAL_WEBHOOK_ID,
-            "paypal_cert_dir": trust,
-            "paypal_cert_cache_dir": cache,
-            "ingress_produce_timeout_seconds": 2.0,
-        }
+        values = providers_configured(pki, tmp_path) | {"ingress_produce_timeout_seconds": 2.0}
         settings = make_settings(**(values | overrides))
         create_topics(make_admin(settings), pipeline_topic_specs(settings))
         return settings
 
     return make
+
+
+def providers_configured(pki: Pki, directory: Path) -> dict[str, Any]:
+    """Settings for both providers: the Stripe secret, and PayPal verified offline (`pki`'s
+    root trusted, its signing certificate pre-seeded in the cache for CERT_URL)."""
+    trust, cache = directory / "trust", directory / "cert-cache"
+    for path in (trust, cache):
+        path.mkdir(exist_ok=True)
+    (trust / "root.pem").write_bytes(pki.root_pem())
+    (cache / cache_file_name(CERT_URL)).write_bytes(pki.chain_pem())
+    return {
+        "stripe_webhook_secrets": STRIPE_SECRET,
+        "paypal_webhook_id": PAYPAL_WEBHOOK_ID,
+        "paypal_cert_dir": trust,
+        "paypal_cert_cache_dir": cache,
+    }
 
 
 @pytest.fixture

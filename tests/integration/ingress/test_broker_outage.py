@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,25 +19,12 @@ from tests.integration.ingress.conftest import (
     stripe_headers,
     topic_records,
 )
-from tests.support.ports import free_port_pair
 
 pytestmark = pytest.mark.integration
 
 PRODUCE_TIMEOUT = 2.0
 # librdkafka expires records about once a second, and `send` adds a grace period on top.
 ANSWER_BOUND_SECONDS = PRODUCE_TIMEOUT + 3.0
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    """A broker this test may stop and start (same data directory across restarts)."""
-    port = free_port_pair()
-    broker = LocalKafka(tmp_path / "kafka", port=port, controller_port=port + 1, heap="512m")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 async def post_webhook(client: httpx.AsyncClient, number: int) -> tuple[str, httpx.Response]:

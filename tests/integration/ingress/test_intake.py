@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -101,23 +101,33 @@ async def test_a_provider_duplicate_is_produced_again(
     assert [r.value() for r in records] == [body, body]  # dedupe is the worker's job
 
 
-def _stripe(body: bytes, **header_overrides: str) -> tuple[str, bytes, dict[str, str]]:
+Request = tuple[str, bytes, dict[str, str]]
+
+
+def _stripe(body: bytes, **header_overrides: str) -> Request:
     return "/webhooks/stripe", body, {**stripe_headers(body), **header_overrides}
 
 
 GOOD = stripe_body("evt_good")
-REJECTIONS = {
-    "signature_missing": (400, _stripe(GOOD, **{"Stripe-Signature": ""})),
-    "signature_malformed": (400, _stripe(GOOD, **{"Stripe-Signature": "v1=abc"})),
-    "signature_invalid": (400, ("/webhooks/stripe", GOOD, stripe_headers(GOOD, "whsec_other"))),
-    "timestamp_out_of_tolerance": (400, ("/webhooks/stripe", GOOD, stripe_headers(GOOD, age=301))),
-    "unsupported_media_type": (415, _stripe(GOOD, **{"Content-Type": "text/plain"})),
-    "payload_too_large": (413, _stripe(b" " * 300_000 + GOOD)),
-    "payload_not_json": (400, _stripe(b'{"id": "evt_1", "type": "x"')),
-    "payload_not_object": (400, _stripe(b'["evt_1"]')),
-    "event_id_missing": (400, _stripe(b'{"type": "payment_intent.succeeded"}')),
-    "event_type_missing": (400, _stripe(b'{"id": "evt_1"}')),
-    "payload_invalid": (400, _stripe(b'{"id": "evt_\\ud800", "type": "x"}')),
+#: Built when the test runs: signatures expire (300 s), and a long suite outlasts them.
+REJECTIONS: dict[str, tuple[int, Callable[[], Request]]] = {
+    "signature_missing": (400, lambda: _stripe(GOOD, **{"Stripe-Signature": ""})),
+    "signature_malformed": (400, lambda: _stripe(GOOD, **{"Stripe-Signature": "v1=abc"})),
+    "signature_invalid": (
+        400,
+        lambda: ("/webhooks/stripe", GOOD, stripe_headers(GOOD, "whsec_other")),
+    ),
+    "timestamp_out_of_tolerance": (
+        400,
+        lambda: ("/webhooks/stripe", GOOD, stripe_headers(GOOD, age=301)),
+    ),
+    "unsupported_media_type": (415, lambda: _stripe(GOOD, **{"Content-Type": "text/plain"})),
+    "payload_too_large": (413, lambda: _stripe(b" " * 300_000 + GOOD)),
+    "payload_not_json": (400, lambda: _stripe(b'{"id": "evt_1", "type": "x"')),
+    "payload_not_object": (400, lambda: _stripe(b'["evt_1"]')),
+    "event_id_missing": (400, lambda: _stripe(b'{"type": "payment_intent.succeeded"}')),
+    "event_type_missing": (400, lambda: _stripe(b'{"id": "evt_1"}')),
+    "payload_invalid": (400, lambda: _stripe(b'{"id": "evt_\\ud800", "type": "x"}')),
 }
 
 
@@ -125,7 +135,8 @@ REJECTIONS = {
 async def test_each_refusal_has_its_code_and_produces_nothing(
     client: httpx.AsyncClient, settings: PipelineSettings, code: str
 ) -> None:
-    status, (path, body, headers) = REJECTIONS[code]
+    status, build = REJECTIONS[code]
+    path, body, headers = build()
     response = await client.post(path, content=body, headers=headers)
 
     assert response.status_code == status

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.kafka import make_admin
 from common.settings import PipelineSettings
 from ops.processes import spawn, terminate_group
 from ops.topics import describe_topics
@@ -45,9 +44,7 @@ def sink_env(settings: PipelineSettings, metrics_port: int) -> dict[str, str]:
 
 
 def committed(settings: PipelineSettings) -> int:
-    reports = describe_topics(
-        make_admin(settings), [settings.topics.payment_events], [settings.sink_group_id]
-    )
+    reports = describe_topics(settings, [settings.topics.payment_events], [settings.sink_group_id])
     return sum(r.committed.get(settings.sink_group_id, 0) for r in reports)
 
 

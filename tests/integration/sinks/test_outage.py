@@ -6,10 +6,8 @@ The outage lasts 5 s by default; the 20 s variant (the issue's figure) is marked
 """
 
 import asyncio
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import REGISTRY
@@ -26,20 +24,8 @@ from tests.integration.sinks.conftest import (
     topics_for,
 )
 from tests.support.payment_events import payment_event
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[LocalPostgres]:
-    """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="payments-outage-pg-")), port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop(remove=True)
 
 
 def paused() -> float | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from schemas import headers as h
+from streams.placement import home_partition
 from streams.samples import raw_headers, stripe_capture, stripe_dispute, stripe_refund
 from tests.integration.streams.conftest import Pipeline, Record
 
@@ -179,3 +180,32 @@ def test_a_worker_killed_mid_stream_loses_nothing(make_pipeline: MakePipeline) -
     # sink is idempotent); nothing else does.
     assert set(event_ids(records)) == want
     assert pipeline.reader(topics.dlq).poll(1.0) == []
+
+
+def test_a_record_outside_its_keys_partition_is_forwarded_there_and_applied_once(
+    make_pipeline: MakePipeline,
+) -> None:
+    # What a partition increase leaves behind: a record in the partition the old count gave
+    # its key. Its payment's tables live in the key's partition now.
+    pipeline = make_pipeline()
+    partitions = pipeline.settings.topic_partitions
+    home = home_partition(b"stripe:pi_moved", partitions)
+    stale = (home + 1) % partitions
+    capture = stripe_capture("evt_moved", "pi_moved")
+    pipeline.produce("stripe:pi_moved", capture, "evt_moved", partition=stale)
+    pipeline.produce("stripe:pi_moved", capture, "evt_moved")  # a redelivery, placed by key
+    pipeline.start_worker()
+
+    raw = pipeline.reader(pipeline.settings.topics.raw_webhooks)
+    copies = raw.wait_for(lambda rs: len(rs) >= 3)
+    out = pipeline.reader(pipeline.settings.topics.payment_events)
+    out.wait_for(lambda rs: len(rs) >= 1)
+    time.sleep(2)  # room for a second (wrong) payment-event
+
+    (forwarded,) = [r for r in copies if h.FORWARDED_FROM in r.headers]
+    assert forwarded.partition == home
+    assert forwarded.headers[h.FORWARDED_FROM] == f"{forwarded.topic}/{stale}/0"
+    (applied,) = out.poll(1.0)
+    assert event_ids([applied]) == ["evt_moved"]
+    assert applied.partition == home
+    assert pipeline.metric("payments_worker_events_total", source="raw", outcome="forwarded") == 1

@@ -4,14 +4,14 @@ from collections import Counter
 
 import pytest
 
-from ingress.bench import RunResult, format_report, http_post, is_paypal, percentile
+from ingress.bench import RunResult, format_report, http_post, is_chosen, percentile
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
 def test_the_paypal_share_is_exact(share: float) -> None:
-    assert sum(is_paypal(index, share) for index in range(1000)) == 1000 * share
+    assert sum(is_chosen(index, share) for index in range(1000)) == 1000 * share
 
 
 def test_http_post_is_a_complete_http_1_1_request() -> None:

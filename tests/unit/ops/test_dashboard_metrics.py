@@ -15,7 +15,7 @@ from common.metrics import REGISTRY
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
-METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics")
+METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics", "ops.lag_exporter")
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^}]*\}")
@@ -89,7 +89,7 @@ def test_every_queried_metric_is_exported(where: str, expr: str) -> None:
 
 def test_every_component_metric_has_a_panel() -> None:
     shown = set().union(*(metric_names(expr) for _, expr in dashboard_expressions()))
-    prefixes = ("payments_ingress_", "payments_worker_", "payments_sink_")
+    prefixes = ("payments_ingress_", "payments_worker_", "payments_sink_", "payments_consumer_")
     families = {family.name for family in REGISTRY.collect() if family.name.startswith(prefixes)}
     unshown = {f for f in families if not any(name.startswith(f) for name in shown)}
     assert not unshown, f"metrics without a panel: {sorted(unshown)}"

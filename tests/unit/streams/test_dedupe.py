@@ -12,11 +12,18 @@ DAY_MS = 24 * 3600 * 1000
 RETENTION_MS = 7 * DAY_MS
 
 
-def test_an_entry_round_trips_and_foreign_bytes_are_no_entry() -> None:
-    entry = DedupeEntry(1_700_000_000_000, "raw-webhooks/3/42")
+@pytest.mark.parametrize("payment_key", ["stripe:pi_1", "paypal:a b\nc", "", None])
+def test_an_entry_round_trips_and_foreign_bytes_are_no_entry(payment_key: str | None) -> None:
+    entry = DedupeEntry(1_700_000_000_000, "raw-webhooks/3/42", payment_key)
     assert DedupeEntry.decode(entry.encode()) == entry
     assert DedupeEntry.decode(b"\x00faust offset") is None
     assert DedupeEntry.decode(b"123") is None
+
+
+def test_an_entry_from_before_the_payment_key_decodes_without_one() -> None:
+    assert DedupeEntry.decode(b"1700000000000 raw-webhooks/3/42") == DedupeEntry(
+        1_700_000_000_000, "raw-webhooks/3/42", None
+    )
 
 
 def test_the_key_names_provider_and_event() -> None:

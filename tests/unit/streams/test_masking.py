@@ -4,25 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.masking import MAX_ERROR_MESSAGE_CHARS, error_message, mask_pii
+from streams.masking import MAX_ERROR_MESSAGE_CHARS, error_message
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.mark.parametrize(
-    ("text", "masked"),
-    [
-        ("contact jo.doe+x@example.co.uk now", "contact [email] now"),
-        ("card 4242 4242 4242 4242 declined", "card [number] declined"),
-        ("call +49 (30) 1234-5678", "call [number]"),
-        ('{"name": "Jo Doe", "city": "Berlin"}', '{"name": [masked], "city": [masked]}'),
-        ("payer_id=ABC123, amount=5", "payer_id=[masked], amount=5"),
-        ("refunds of 1500 > 1000 captured", "refunds of 1500 > 1000 captured"),
-        ("USD on a EUR payment", "USD on a EUR payment"),
-    ],
-)
-def test_personal_data_is_masked_and_rules_stay_readable(text: str, masked: str) -> None:
-    assert mask_pii(text) == masked
 
 
 def test_an_error_message_is_masked_then_bounded() -> None:
@@ -30,3 +14,6 @@ def test_an_error_message_is_masked_then_bounded() -> None:
     assert len(message) == MAX_ERROR_MESSAGE_CHARS
     assert message.endswith("…")
     assert error_message("short", limit=10) == "short"
+    assert error_message(ValueError("card 4242 4242 4242 4242 declined")) == (
+        "card [number] declined"
+    )

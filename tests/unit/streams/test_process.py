@@ -60,7 +60,7 @@ def test_a_new_event_is_applied_recorded_and_sent_to_payment_events() -> None:
     assert (out.topic, out.key, out.partition) == ("p-payment-events", b"stripe:pi_1", None)
     assert json.loads(out.value)["status"] == "captured"
     assert dict(out.headers)[h.CORRELATION_ID] == b"c-1"
-    assert step.writes.dedupe == DedupeEntry(NOW_MS, "p-raw-webhooks/2/5")
+    assert step.writes.dedupe == DedupeEntry(NOW_MS, "p-raw-webhooks/2/5", "stripe:pi_1")
     assert step.writes.state is not None
     assert step.writes.state.captured == 2000
     assert step.writes.lock is UNCHANGED

@@ -7,7 +7,7 @@ import pytest
 from common.settings import PipelineSettings
 from schemas import headers as h
 from streams.records import Inbound
-from streams.retry import Failure, Ladder, hop_headers, seconds_until_due
+from streams.retry import Failure, Ladder, hop_headers, seconds_late, seconds_until_due
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +80,11 @@ def test_a_failure_names_the_error_class_and_masks_its_text() -> None:
 )
 def test_seconds_until_due(headers: dict[str, str], now_ms: int, seconds: float) -> None:
     assert seconds_until_due(record("r1", headers), now_ms) == seconds
+
+
+@pytest.mark.parametrize(
+    ("headers", "now_ms", "late"),
+    [({h.RETRY_DUE_AT: "5000"}, 7500, 2.5), ({h.RETRY_DUE_AT: "5000"}, 4000, 0.0), ({}, 0, None)],
+)
+def test_seconds_late(headers: dict[str, str], now_ms: int, late: float | None) -> None:
+    assert seconds_late(record("r1", headers), now_ms) == late

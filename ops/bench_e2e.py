@@ -1,0 +1,317 @@
+"""`payments bench e2e`: the whole pipeline on this machine under sustained signed-webhook
+load — ingress, 1 or more workers, the sink into PostgreSQL — each a process of its own.
+
+What it reports, from one run:
+- accepted webhooks/s (2xx) against the offered rate, and the ingress's own latency;
+- end-to-end latency per webhook, from the database: `received_at` (stamped by the ingress
+  before its 2xx) to `processed_at` (the sink's write time, inside the transaction that
+  makes the row visible);
+- consumer lag of the worker and sink groups the moment the load stops, and how long the
+  pipeline took to drain it;
+- CPU seconds per component over the load window (broker and PostgreSQL included);
+- a check that the database holds no duplicate and no fewer rows than accepted webhooks.
+
+Everything is scratch: topics under a run prefix (deleted after), a database created on
+DATABASE_URL's server (dropped after), temporary data dirs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess  # nosec B404
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from confluent_kafka.admin import AdminClient
+from sqlalchemy import Engine, make_url, text
+
+from common.kafka import make_admin
+from common.settings import PipelineSettings
+from ingress.bench import Load, RunResult, prepare_target, run_against
+from ops.local_postgres import create_database, drop_database
+from ops.processes import free_port, spawn, terminate_group
+from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, describe_topics
+from ops.topics import pipeline_topic_specs as topic_specs
+from sinks.database import make_engine
+from sinks.migrate import upgrade
+from streams.bench import worker_env
+from streams.tables import changelog_topic_specs
+from streams.worker import app_id
+
+READY_SECONDS = 120.0
+DRAIN_SECONDS = 600.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class E2eResult:
+    workers: int
+    load: Load
+    ingress: RunResult
+    rows: int
+    distinct_rows: int
+    e2e_seconds: tuple[float, float, float]  # p50, p95, p99
+    lag_at_stop: Mapping[str, int]  # group -> records
+    drain_seconds: float
+    cpu_seconds: Mapping[str, float]  # component -> CPU seconds during the load
+
+    @property
+    def accepted(self) -> int:
+        return sum(n for status, n in self.ingress.statuses.items() if 200 <= status < 300)
+
+    def report(self) -> str:
+        ingress_p99 = self.ingress.percentile_ms(99)
+        others = {status: n for status, n in self.ingress.statuses.items() if status >= 300}
+        p50, p95, p99 = (f"{q * 1000:.0f} ms" for q in self.e2e_seconds)
+        window = self.ingress.elapsed
+        cpu = ", ".join(
+            f"{name} {seconds / window:.0%}" for name, seconds in self.cpu_seconds.items()
+        )
+        return "\n".join(
+            [
+                f"{self.workers} worker(s), offered {self.load.rate:,.0f}/s for "
+                f"{self.load.duration:.0f} s",
+                f"accepted: {self.accepted:,} ({self.accepted / window:,.0f}/s); other "
+                f"statuses {others}"
+                f", errors {self.ingress.errors}; ingress p99 {ingress_p99:.0f} ms",
+                f"end to end (ingress received → row written): p50 {p50}, p95 {p95}, p99 {p99}",
+                f"lag when the load stopped: {dict(self.lag_at_stop)}; drained in "
+                f"{self.drain_seconds:.1f} s",
+                f"CPU (share of one core over the load): {cpu}",
+                f"database: {self.rows:,} rows, {self.rows - self.distinct_rows} duplicates, "
+                f"{self.rows - self.accepted} beyond the accepted ones (requests in flight when "
+                "the load window closed: written, their answers not counted)",
+            ]
+        )
+
+    @property
+    def exactly_once(self) -> bool:
+        """No duplicate row, and no fewer rows than accepted webhooks (the generator does
+        not record ids: a missing one would show as fewer rows, not as a name)."""
+        return self.rows == self.distinct_rows and self.rows >= self.accepted
+
+
+def bench_e2e(settings: PipelineSettings, load: Load, workers: int) -> E2eResult:
+    run_id = uuid.uuid4().hex[:8]
+    scratch = settings.model_copy(
+        update={
+            "topic_prefix": f"bench-e2e-{run_id}-",
+            "sink_group_id": f"bench-e2e-{run_id}-sink",
+            "log_level": "WARNING",
+        }
+    )
+    admin = make_admin(scratch)
+    with ExitStack() as stack:
+        directory = Path(stack.enter_context(TemporaryDirectory(prefix="payments-e2e-")))
+        database_url = stack.enter_context(_scratch_database(settings.database_url, run_id))
+        stack.enter_context(_scratch_topics(admin, scratch))
+        engine = make_engine(database_url)
+        stack.callback(engine.dispose)
+        env = {**prepare_target(directory), "DATABASE_URL": database_url}
+        port = free_port()
+        pids = stack.enter_context(_components(scratch, env, directory, port, workers))
+        groups = [app_id(scratch), scratch.sink_group_id]
+        try:
+            _wait_until_ready(port)
+            _wait_until_stable(admin, groups, workers)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{_log_tails(directory)}") from None
+        ports = _broker_port(settings), make_url(database_url).port or 5432
+        before = _cpu_seconds(pids, *ports)
+        ingress = run_against(port, load, directory)
+        after = _cpu_seconds(pids, *ports)
+        cpu = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+        lag = _lag(admin, scratch, groups)
+        accepted = sum(n for status, n in ingress.statuses.items() if 200 <= status < 300)
+        drained = _wait_for_rows(engine, accepted)
+        rows, distinct, quantiles = _database_figures(engine)
+    return E2eResult(workers, load, ingress, rows, distinct, quantiles, lag, drained, cpu)
+
+
+@contextmanager
+def _scratch_database(server_url: str, run_id: str) -> Iterator[str]:
+    name = f"bench_e2e_{run_id}"
+    url = create_database(server_url, name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+@contextmanager
+def _scratch_topics(admin: AdminClient, settings: PipelineSettings) -> Iterator[None]:
+    changelogs = changelog_topic_specs(app_id(settings), settings)
+    create_topics(admin, [*topic_specs(settings), *changelogs])
+    try:
+        yield
+    finally:
+        names = [*settings.topics.all(), *(spec.name for spec in changelogs)]
+        admin.delete_topics(names, request_timeout=ADMIN_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def _components(
+    settings: PipelineSettings, env: dict[str, str], directory: Path, port: int, workers: int
+) -> Iterator[dict[str, list[int]]]:
+    """Ingress, `workers` workers and the sink as `payments` processes; their pids by name."""
+    cli = [sys.executable, "-m", "ops.cli"]
+    base = worker_env(settings, directory / "data", "w0", free_port())
+    specs = [
+        ("ingress", "ingress", {"INGRESS_PORT": str(port)}),
+        *(
+            ("worker", "worker", worker_env(settings, directory / "data", f"w{n}", free_port()))
+            for n in range(workers)
+        ),
+        (
+            "sink",
+            "sink",
+            {"SINK_METRICS_PORT": str(free_port()), "SINK_GROUP_ID": settings.sink_group_id},
+        ),
+    ]
+    started: dict[str, list[int]] = {}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, command, extra in specs:
+            with (directory / f"{name}-{len(processes)}.log").open("wb") as log:
+                process = spawn([*cli, command], env={**base, **env, **extra}, log=log)
+            processes.append(process)
+            started.setdefault(name, []).append(process.pid)
+        yield started
+    finally:
+        for process in reversed(processes):
+            terminate_group(process.pid, 20.0, process)
+
+
+def _log_tails(directory: Path, lines: int = 15) -> str:
+    return "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        for log in sorted(directory.glob("*.log"))
+    )
+
+
+def _wait_until_ready(port: int) -> None:
+    url = f"http://127.0.0.1:{port}/ready"  # loopback http only
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # nosec B310
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the ingress on port {port} was not ready within {READY_SECONDS:.0f} s")
+
+
+def _wait_until_stable(admin: AdminClient, groups: list[str], workers: int) -> None:
+    """Until the worker group has `workers` members and the sink group one, both stable."""
+    wanted = {groups[0]: workers, groups[1]: 1}
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        described = admin.describe_consumer_groups(groups, request_timeout=10)
+        states = {group: future.result() for group, future in described.items()}
+        if all(
+            str(state.state).endswith("STABLE") and len(state.members) == wanted[group]
+            for group, state in states.items()
+        ):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"consumer groups {groups} not stable within {READY_SECONDS:.0f} s")
+
+
+def _cpu_seconds(pids: Mapping[str, list[int]], broker_port: int, pg_port: int) -> dict[str, float]:
+    """CPU seconds so far of each component's process group, of the broker listening on
+    `broker_port` and of the PostgreSQL server on `pg_port` with its backends (ended ones
+    included: the server adds them up when it reaps them)."""
+    stats = {pid: fields for pid, fields in _process_stats()}
+    totals = {
+        name: sum(_cpu(fields) for fields in stats.values() if int(fields[2]) in leaders)
+        for name, leaders in pids.items()
+    }
+    broker = _listening_pid(broker_port)
+    if broker in stats:
+        totals["broker"] = _cpu(stats[broker])
+    server = _listening_pid(pg_port)
+    if server in stats:
+        children = (f for f in stats.values() if int(f[1]) == server)
+        totals["postgresql"] = _cpu(stats[server], reaped=True) + sum(map(_cpu, children))
+    return totals
+
+
+def _process_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/pid/stat after the command name) of every process."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):  # gone meanwhile
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str], *, reaped: bool = False) -> float:
+    """utime + stime (and the reaped children's, with `reaped`) in seconds."""
+    ticks = sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12)))
+    return ticks / CLOCK_TICKS
+
+
+def _listening_pid(port: int) -> int | None:
+    """The process with a TCP socket listening on `port` on this machine, if any."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state, inode = (line.split()[i] for i in (1, 3, 9))
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                sockets.add(f"socket:[{inode}]")
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with suppress(OSError):
+            if os.readlink(fd) in sockets:
+                return int(fd.parts[2])
+    return None
+
+
+def _broker_port(settings: PipelineSettings) -> int:
+    return int(settings.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+
+def _lag(admin: AdminClient, settings: PipelineSettings, groups: list[str]) -> dict[str, int]:
+    """Records each group has yet to read: the worker's inputs, the sink's payment-events."""
+    topics = settings.topics
+    worker_group, sink_group = groups
+    reads = {
+        worker_group: {topics.raw_webhooks, *topics.retry},
+        sink_group: {topics.payment_events},
+    }
+    reports = describe_topics(settings, set().union(*reads.values()), groups)
+    return {
+        group: sum(r.lag(group) for r in reports if r.topic in read)
+        for group, read in reads.items()
+    }
+
+
+def _wait_for_rows(engine: Engine, accepted: int) -> float:
+    started = time.monotonic()
+    while _count(engine) < accepted:
+        if time.monotonic() - started > DRAIN_SECONDS:
+            raise TimeoutError(f"{_count(engine)} of {accepted} accepted webhooks in the database")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM webhook_events")).scalar_one())
+
+
+def _database_figures(engine: Engine) -> tuple[int, int, tuple[float, float, float]]:
+    query = text(
+        "SELECT count(*), count(DISTINCT (provider, event_id)),"
+        " percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM processed_at - received_at))"
+        " FROM webhook_events"
+    )
+    with engine.connect() as connection:
+        rows, distinct, quantiles = connection.execute(query).one()
+    p50, p95, p99 = quantiles
+    return int(rows), int(distinct), (float(p50), float(p95), float(p99))
