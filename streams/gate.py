@@ -14,6 +14,13 @@ held record and resumes it. Meanwhile:
 
 Records of a held partition that were already fetched are skipped (not acknowledged); the
 seek brings them back after the held record.
+
+One such record can still be on its way when the seek lands (faust delivers a fetched batch
+while the seek runs on its consumer thread). faust then counts the partition as read up to
+that record and drops everything the seek fetches again below it, the held record included:
+waiting for it would hold the partition until the next rebalance. So a record past the
+expected one, after a release, means "seek again" (it is itself fetched again, so a seek
+that still lost the race is followed by another).
 """
 
 from __future__ import annotations
@@ -57,15 +64,15 @@ class DueGate:
             return False
         expected = self._expected.get(tp)
         if expected is not None:
-            if offset != expected:
+            if offset < expected:
                 return False
             del self._expected[tp]
+            if offset > expected:  # fetched before the seek: faust will drop `expected`
+                self._hold(tp, expected, 0.0)
+                return False
         if wait_seconds <= 0:
             return True
-        self._consumer.pause_partitions([tp])
-        loop = asyncio.get_running_loop()
-        self._held[tp] = loop.call_later(wait_seconds, self._release_soon, tp, offset)
-        HELD_PARTITIONS.set(len(self._held))
+        self._hold(tp, offset, wait_seconds)
         return False
 
     def forget(self, tps: Iterable[TP]) -> None:
@@ -81,6 +88,13 @@ class DueGate:
     @property
     def held(self) -> int:
         return len(self._held)
+
+    def _hold(self, tp: TP, offset: int, wait_seconds: float) -> None:
+        """Pause `tp`, and seek it back to `offset` and resume it in `wait_seconds`."""
+        self._consumer.pause_partitions([tp])
+        loop = asyncio.get_running_loop()
+        self._held[tp] = loop.call_later(wait_seconds, self._release_soon, tp, offset)
+        HELD_PARTITIONS.set(len(self._held))
 
     def _release_soon(self, tp: TP, offset: int) -> None:
         task = asyncio.ensure_future(self._release(tp, offset))

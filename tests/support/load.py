@@ -2,9 +2,11 @@
 
 `LoadDriver.deliver` posts signed webhooks to a running ingress at a steady rate and retries
 each one the way Stripe and PayPal do: a 503, a timeout or a refused connection is tried
-again (with a short capped backoff: the tests' stand-in for the providers' three days),
-any other answer ends the delivery. Every answer is recorded, so a test knows exactly which
-webhooks ingress acknowledged (2xx) and must therefore be in Postgres.
+again (after a jittered, capped exponential backoff: the tests' stand-in for the providers'
+three days), any other answer ends the delivery. Like a provider's delivery workers it has
+a bounded number of requests in flight, so after an outage the retried webhooks queue up
+here rather than time out in a stampede. Every answer is recorded, so a test knows exactly
+which webhooks ingress acknowledged (2xx) and must therefore be in Postgres.
 
 A delivery keeps its signed headers across its retries (a PayPal transmission is resent
 under its transmission id); each copy of a webhook is a delivery of its own.
@@ -13,6 +15,7 @@ under its transmission id); each copy of a webhook is a delivery of its own.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections import Counter
@@ -58,31 +61,38 @@ class LoadDriver:
     base_url: str
     sign: Signer
     attempt_timeout: float = 10.0
-    max_backoff: float = 2.0
+    max_backoff: float = 4.0
     give_up_seconds: float = 180.0
+    #: Requests in flight at most; a delivery waiting for one has not made an attempt yet.
+    concurrency: int = 64
     report: Report = field(default_factory=Report)
+    _jitter: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
     async def deliver(self, webhooks: Sequence[Webhook], rate: float, copies: int = 1) -> Report:
         """Start a delivery of each webhook every 1/`rate` seconds (`copies` deliveries of
         it at once, concurrently), then wait until every delivery has ended."""
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        limits = httpx.Limits(max_connections=self.concurrency)
         timeout = httpx.Timeout(self.attempt_timeout)
         client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=timeout)
+        slots = asyncio.Semaphore(self.concurrency)
         async with client as http, asyncio.TaskGroup() as deliveries:
             started = time.monotonic()
             for n, webhook in enumerate(webhooks):
                 await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
                 for _ in range(copies):
-                    deliveries.create_task(self._deliver(http, webhook))
+                    deliveries.create_task(self._deliver(http, slots, webhook))
         return self.report
 
-    async def _deliver(self, http: httpx.AsyncClient, webhook: Webhook) -> None:
+    async def _deliver(
+        self, http: httpx.AsyncClient, slots: asyncio.Semaphore, webhook: Webhook
+    ) -> None:
         headers = self.sign(webhook, str(uuid.uuid4()))
         path = f"/webhooks/{webhook.provider.value}"
         deadline = time.monotonic() + self.give_up_seconds
         attempt = 0
         while time.monotonic() < deadline:
-            answer, detail = await _attempt(http, path, webhook.body, headers)
+            async with slots:
+                answer, detail = await _attempt(http, path, webhook.body, headers)
             self.report.answers[str(answer)] += 1
             if isinstance(answer, int) and 200 <= answer < 300:
                 self.report.acknowledged[key_of(webhook)] += 1
@@ -90,7 +100,8 @@ class LoadDriver:
             if isinstance(answer, int) and answer not in RETRIED_STATUSES:
                 self.report.refused.append((key_of(webhook), answer, detail))
                 return
-            await asyncio.sleep(min(self.max_backoff, 0.1 * 2**attempt))
+            backoff = min(self.max_backoff, 0.25 * 2**attempt)
+            await asyncio.sleep(backoff * self._jitter.uniform(0.5, 1.0))
             attempt += 1
         self.report.abandoned.append(key_of(webhook))
 

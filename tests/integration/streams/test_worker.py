@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from common.kafka import make_confluent_producer
 from schemas import headers as h
 from streams.placement import home_partition
 from streams.samples import raw_headers, stripe_capture, stripe_dispute, stripe_refund
@@ -148,6 +149,35 @@ def test_a_tier_holds_a_partition_until_due_without_blocking_the_others(
     assert pipeline.metric("payments_worker_retry_partitions_held") == 1
     both = out.wait_for(lambda rs: len(rs) >= 3)
     assert both[2].timestamp_ms >= now_ms + waits[0]
+
+
+def test_a_tier_partition_held_and_released_again_and_again_behind_a_backlog_never_sticks(
+    make_pipeline: MakePipeline,
+) -> None:
+    """Heads due 20 ms apart: the gate holds and releases the partition hundreds of times,
+    while a raw-webhooks backlog keeps faust delivering batches fetched before each seek. A
+    record of such a batch that arrives after the seek made faust drop the held record when
+    it came again, and the partition waited for it until a rebalance (`streams.gate`)."""
+    pipeline = make_pipeline()
+    topics = pipeline.settings.topics
+    producer = make_confluent_producer(pipeline.settings)
+    for n in range(3000):
+        intent = f"pi_backlog{n}"
+        body, key = stripe_capture(intent, intent), f"stripe:{intent}".encode()
+        producer.produce(topics.raw_webhooks, body, key, headers=raw_headers(intent))
+        producer.poll(0)
+    first_due_ms = int(time.time() * 1000) + 5000
+    tier = [f"pi_tier{n}" for n in range(400)]
+    for n, intent in enumerate(tier):
+        due = str(first_due_ms + 20 * n).encode()
+        headers = [*raw_headers(intent), (h.RETRY_ATTEMPT, b"1"), (h.RETRY_DUE_AT, due)]
+        body, key = stripe_capture(intent, intent), f"stripe:{intent}".encode()
+        producer.produce(topics.retry[0], body, key, partition=0, headers=headers)
+    assert producer.flush(30) == 0
+    pipeline.start_worker()
+
+    out = pipeline.reader(topics.payment_events)
+    out.wait_for(lambda rs: set(tier) <= set(event_ids(rs)), seconds=120)
 
 
 def test_a_worker_killed_mid_stream_loses_nothing(make_pipeline: MakePipeline) -> None:

@@ -48,7 +48,23 @@ async def test_a_record_not_due_holds_its_partition_only_until_due() -> None:
     await asyncio.sleep(0.1)
     assert consumer.calls[1:] == [("seek", {A: 7}), ("resume", {A})]
     assert gate.held == 0
-    assert not gate.admit(A, 8, 0.0)  # still from the old fetch: comes again after 7
+    assert gate.admit(A, 7, 0.0)
+    assert gate.admit(A, 8, 0.0)
+
+
+async def test_a_record_fetched_before_the_seek_but_delivered_after_it_seeks_again() -> None:
+    """faust counts the partition as read up to that record and would drop the held one when
+    the seek fetches it again: the gate seeks again, however often that happens."""
+    consumer = FakeConsumer()
+    gate = DueGate(consumer)
+    gate.admit(A, 7, 0.01)
+    await asyncio.sleep(0.05)
+    for late in (9, 12):
+        assert not gate.admit(A, late, 0.0)
+        assert gate.held == 1
+        assert not gate.admit(A, 7, 0.0)  # the seek is under way
+        await asyncio.sleep(0.01)
+    assert consumer.calls == [("pause", {A}), ("seek", {A: 7}), ("resume", {A})] * 3
     assert gate.admit(A, 7, 0.0)
     assert gate.admit(A, 8, 0.0)
 
