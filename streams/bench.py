@@ -1,5 +1,7 @@
-"""`payments bench worker`: events/s through one streams worker, next to a bare aiokafka
-consume→produce loop over the same pre-loaded raw-webhooks records, in the same run.
+"""`payments bench worker`: events/s through one streams worker, next to two baselines over
+the same pre-loaded raw-webhooks records, in the same run: a bare aiokafka
+consume→produce loop, and a bare faust relay (`streams.bench_relay`: the worker's faust app
+doing nothing but forward), which shows how much of the worker's cost is faust's own.
 
 Everything is scratch: topics with a prefix of their own (deleted after, the worker's
 changelogs too) and a temporary data dir. The worker runs as `payments worker` would, in
@@ -34,8 +36,6 @@ from common.settings import PipelineSettings
 from ops.processes import free_port, spawn, terminate_group
 from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
 from streams.samples import raw_headers, stripe_capture
-from streams.tables import changelog_topic_specs
-from streams.worker import app_id
 
 #: Scrapes cost the worker CPU (each one serialises every metric): not too often.
 POLL_SECONDS = 0.25
@@ -48,6 +48,7 @@ class BenchResult:
     duplicates: int
     worker_per_second: float
     bare_per_second: float
+    relay_per_second: float
 
     def report(self) -> str:
         return (
@@ -56,7 +57,10 @@ class BenchResult:
             f"payment-events out)\n"
             f"bare aiokafka consume→produce→commit of the same records: "
             f"{self.bare_per_second:,.0f} records/s\n"
-            f"worker / bare: {self.worker_per_second / self.bare_per_second:.2f}"
+            f"bare faust relay (the worker's app, one agent forwarding each record): "
+            f"{self.relay_per_second:,.0f} records/s\n"
+            f"worker / bare: {self.worker_per_second / self.bare_per_second:.2f}, "
+            f"worker / faust relay: {self.worker_per_second / self.relay_per_second:.2f}"
         )
 
 
@@ -65,8 +69,9 @@ def bench(settings: PipelineSettings, events: int, duplicate_share: float) -> Be
     with _scratch(settings, run_id) as scratch, tempfile.TemporaryDirectory() as workdir:
         duplicates = _preload(scratch, events, duplicate_share)
         bare = asyncio.run(_bare_loop(scratch, events, f"bench-{run_id}-bare"))
+        relay = _through_faust_relay(scratch, events, Path(workdir))
         worker = _through_worker(scratch, events, Path(workdir))
-    return BenchResult(events, duplicates, worker, bare)
+    return BenchResult(events, duplicates, worker, bare, relay)
 
 
 def worker_env(
@@ -113,9 +118,12 @@ def _scratch(settings: PipelineSettings, run_id: str) -> Iterator[PipelineSettin
         create_topics(admin, pipeline_topic_specs(scratch))
         yield scratch
     finally:
-        changelogs = [spec.name for spec in changelog_topic_specs(app_id(scratch), scratch)]
-        topics = [*scratch.topics.all(), *changelogs]
-        admin.delete_topics(topics, request_timeout=ADMIN_TIMEOUT_SECONDS)
+        # Every topic of the run: the pipeline's, the worker's changelogs, and the topics
+        # faust makes for each app (`…-__assignor-__leader`).
+        listed = admin.list_topics(timeout=ADMIN_TIMEOUT_SECONDS).topics
+        topics = [name for name in listed if name.startswith(scratch.topic_prefix)]
+        for deleted in admin.delete_topics(topics, request_timeout=ADMIN_TIMEOUT_SECONDS).values():
+            deleted.result()
 
 
 def _preload(settings: PipelineSettings, events: int, duplicate_share: float) -> int:
@@ -176,6 +184,23 @@ def _through_worker(settings: PipelineSettings, events: int, workdir: Path) -> f
         first, started = _processed_reaching(port, 1), time.perf_counter()
         _processed_reaching(port, events)
         return (events - first) / (time.perf_counter() - started)
+    finally:
+        terminate_group(process.pid, 20.0, process)
+
+
+def _through_faust_relay(settings: PipelineSettings, events: int, workdir: Path) -> float:
+    result = workdir / "relay-rate"
+    argv = [sys.executable, "-m", "streams.bench_relay", str(events), str(result)]
+    process = spawn(argv, env=worker_env(settings, workdir / "relay", "relay", free_port()))
+    try:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while not result.exists() and process.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the faust relay forwarded fewer than {events} records in time")
+            time.sleep(POLL_SECONDS)
+        if not result.exists():
+            raise RuntimeError(f"the faust relay exited with {process.returncode}")
+        return float(result.read_text())
     finally:
         terminate_group(process.pid, 20.0, process)
 

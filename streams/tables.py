@@ -79,6 +79,7 @@ class Tables:
         self.dedupe = table(DEDUPE)
         self.locks = table(LOCKS)
         self.payments = table(PAYMENTS)
+        self._sent: dict[tuple[Any, TP], int] = {}
 
     def view(self, partition: int, event: NormalizedEvent) -> View:
         entry = _db(self.dedupe, partition).get(dedupe_key(event.provider, event.event_id))
@@ -129,11 +130,19 @@ class Tables:
         DEDUPE_SWEPT.inc(self._sweeper.sweep(partition, now_ms, read_from, delete))
         return tombstones
 
-    @staticmethod
-    def on_sent(change: ChangelogRecord, offset: int) -> None:
-        """Tell the store how far its changelog partition is written: a restart restores
-        only what comes after (faust's own bookkeeping for table writes)."""
-        change.table.data.set_persisted_offset(TP(change.topic, change.partition), offset)
+    def on_sent(self, change: ChangelogRecord, offset: int) -> None:
+        """Note how far the change's changelog partition is written (see `persist_offsets`)."""
+        written = (change.table, TP(change.topic, change.partition))
+        self._sent[written] = max(offset, self._sent.get(written, -1))
+
+    def persist_offsets(self) -> None:
+        """Tell each store how far its changelog partitions are written: a restart restores
+        only what comes after (faust's own bookkeeping for table writes). Each call is a
+        RocksDB write, so it runs now and then, not per change: an offset stored late only
+        makes a restart re-read a little more of the changelog."""
+        sent, self._sent = self._sent, {}
+        for (table, tp), offset in sent.items():
+            table.data.set_persisted_offset(tp, offset)
 
 
 def _db(table: Any, partition: int) -> Any:

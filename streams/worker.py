@@ -61,6 +61,8 @@ Clock = Callable[[], float]
 PRODUCER_LINGER_SECONDS: Final = 0.01
 #: Per partition; below the producer's 1 MB request limit and the broker's message limit.
 PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
+#: How often the tables' stores learn their changelogs' written offsets (`Tables.on_sent`).
+PERSIST_OFFSETS_SECONDS: Final = 1.0
 
 
 def app_id(settings: PipelineSettings) -> str:
@@ -116,6 +118,7 @@ class StreamsWorker:
         for tier in topics.retry:
             self._agent(tier, self._consume_tier)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.timer(PERSIST_OFFSETS_SECONDS)(self._persist_offsets)
 
     def _agent(self, topic: str, consume: Callable[[Any], Any]) -> None:
         channel = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
@@ -216,6 +219,9 @@ class StreamsWorker:
         log.error("delivery failed, stopping", extra={"error": repr(error)})
         self._crashing = asyncio.ensure_future(self.app.crash(error))
         return False
+
+    async def _persist_offsets(self) -> None:
+        self.tables.persist_offsets()
 
     async def _on_revoked(self, _app: Any, /, *revoked: Any, **_: Any) -> None:
         for tps in revoked:

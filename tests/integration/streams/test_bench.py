@@ -1,0 +1,28 @@
+"""`payments bench worker` on a small run: each figure is measured and the scratch topics go
+away; not a speed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from common.kafka import make_admin
+from common.settings import PipelineSettings
+from streams.bench import bench
+
+
+def test_a_small_run_measures_the_worker_and_both_baselines_then_cleans_up(
+    make_settings: Callable[..., PipelineSettings],
+) -> None:
+    settings = make_settings(worker_session_timeout_seconds=6)
+    admin = make_admin(settings)
+    before = set(admin.list_topics(timeout=10).topics)
+
+    result = bench(settings, events=500, duplicate_share=0.1)
+
+    assert result.duplicates == 50
+    assert result.worker_per_second > 0
+    assert result.bare_per_second > 0
+    assert result.relay_per_second > 0
+    assert "worker / faust relay" in result.report()
+    left = {t for t in admin.list_topics(timeout=10).topics if t.startswith("bench-")}
+    assert left <= before
