@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import multiprocessing
-import socket
 import tempfile
 import time
 import uuid
@@ -45,6 +44,7 @@ from ingress.local_pki import Pki, build_pki, paypal_headers
 from ingress.paypal_certs import cache_file_name
 from ingress.server import serve
 from ingress.stripe_signature import sign_stripe_payload
+from ops.processes import free_port
 from ops.topics import create_topics, pipeline_topic_specs
 
 HOST = "127.0.0.1"  # loopback only, by design
@@ -328,7 +328,7 @@ def _serve_bare(workers: int, port: int) -> None:
 @contextlib.contextmanager
 def running_server(target: Callable[..., None], *args: object) -> Iterator[int]:
     """A server process on a free loopback port, up until the block ends."""
-    port = _free_port()
+    port = free_port()
     process = multiprocessing.get_context("spawn").Process(target=target, args=(*args, port))
     process.start()
     try:
@@ -347,13 +347,6 @@ def _wait_until_up(port: int, process: BaseProcess) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"the server on port {port} did not come up")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- the whole benchmark ------------------------------------------------------------------

@@ -164,15 +164,17 @@ def test_a_tier_partition_held_and_released_again_and_again_behind_a_backlog_nev
     for n in range(3000):
         intent = f"pi_backlog{n}"
         body, key = stripe_capture(intent, intent), f"stripe:{intent}".encode()
-        producer.produce(topics.raw_webhooks, body, key, headers=raw_headers(intent))
+        producer.produce(topics.raw_webhooks, body, key, headers=[*raw_headers(intent)])
         producer.poll(0)
     first_due_ms = int(time.time() * 1000) + 5000
     tier = [f"pi_tier{n}" for n in range(400)]
     for n, intent in enumerate(tier):
         due = str(first_due_ms + 20 * n).encode()
-        headers = [*raw_headers(intent), (h.RETRY_ATTEMPT, b"1"), (h.RETRY_DUE_AT, due)]
         body, key = stripe_capture(intent, intent), f"stripe:{intent}".encode()
-        producer.produce(topics.retry[0], body, key, partition=0, headers=headers)
+        retry = [(h.RETRY_ATTEMPT, b"1"), (h.RETRY_DUE_AT, due)]
+        producer.produce(
+            topics.retry[0], body, key, partition=0, headers=[*raw_headers(intent), *retry]
+        )
     assert producer.flush(30) == 0
     pipeline.start_worker()
 
