@@ -37,6 +37,8 @@ from sinks.admin_api import create_admin_router
 from sinks.database import make_engine
 
 READY_TIMEOUT_SECONDS = 2.0
+PRODUCER_FAILED = "the Kafka producer failed for good: restart the process"
+
 # The body is read raw (signatures cover the exact bytes), so it is documented by hand.
 _RAW_JSON_BODY = {
     "requestBody": {
@@ -71,14 +73,22 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
         app.add_webhook_route(provider, settings.ingress_retry_after_seconds)
     app.include_router(create_admin_router(settings, admin_database), responses=ADMIN_RESPONSES)
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """Liveness: the process serves requests."""
-        return {"status": "ok"}
+    @app.get("/health", responses={503: {"description": PRODUCER_FAILED}})
+    async def health() -> JSONResponse:
+        """Liveness: the process serves requests and can still produce (a producer that
+        failed for good recovers only by a restart)."""
+        if app.state.intake.producer_failed:
+            return JSONResponse({"status": "failed", "error": "producer_failed"}, 503)
+        return JSONResponse({"status": "ok"})
 
-    @app.get("/ready", responses={503: {"description": "the broker is unreachable"}})
+    @app.get(
+        "/ready",
+        responses={503: {"description": f"the broker is unreachable, or {PRODUCER_FAILED}"}},
+    )
     async def ready() -> JSONResponse:
         """Readiness: a broker answers, so an accepted webhook can be made durable."""
+        if app.state.intake.producer_failed:
+            return JSONResponse({"status": "unavailable", "error": "producer_failed"}, 503)
         reachable = await asyncio.to_thread(broker_reachable, settings, READY_TIMEOUT_SECONDS)
         if reachable:
             return JSONResponse({"status": "ready"})

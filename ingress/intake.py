@@ -47,6 +47,11 @@ class Intake:
         self._producer = producer
         self._clock = clock
 
+    @property
+    def producer_failed(self) -> bool:
+        """True once the producer hit a fatal error: no webhook can be accepted any more."""
+        return self._producer.fatal_error is not None
+
     async def receive(
         self,
         provider: Provider,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ POLL_INTERVAL_SECONDS = 0.1
 CLOSE_FLUSH_SECONDS = 10.0
 
 Headers = Sequence[tuple[str, bytes]]
+
+log = logging.getLogger("ingress.producer")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class DeliveryProducer:
         self._stopping = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="ingress-kafka-poll", daemon=True)
         self._reports: _Reports | None = None
+        #: A fatal error of the producer (librdkafka gives up on it for good, e.g. its
+        #: idempotence state is lost): nothing can be produced until the process restarts.
+        self.fatal_error: KafkaError | None = None
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> DeliveryProducer:
@@ -88,6 +94,7 @@ class DeliveryProducer:
             )
             message = await asyncio.wait_for(report, self._wait)
         except (BufferError, KafkaException, TimeoutError) as error:
+            self._note_fatal(error)
             raise _unavailable(error) from error
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
         return Delivery(message.partition() or 0, message.offset() or 0)
@@ -99,6 +106,17 @@ class DeliveryProducer:
         # flush serves the remaining delivery reports itself, settling their futures.
         left: int = await asyncio.to_thread(self._producer.flush, CLOSE_FLUSH_SECONDS)
         return left
+
+    def _note_fatal(self, error: BaseException) -> None:
+        detail = error.args[0] if error.args else None
+        # After a fatal error librdkafka refuses every record with `_FATAL`, and that
+        # error does not carry the fatal flag itself.
+        fatal = isinstance(detail, KafkaError) and (
+            detail.fatal() or detail.code() == KafkaError._FATAL
+        )
+        if self.fatal_error is None and fatal:
+            self.fatal_error = detail
+            log.error("producer failed for good; restart the process", extra={"error": str(detail)})
 
     def _poll(self) -> None:
         while not self._stopping.is_set():

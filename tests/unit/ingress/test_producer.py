@@ -108,3 +108,25 @@ async def test_reports_arriving_together_settle_every_waiting_send() -> None:
     finally:
         await producer.close()
     assert [delivery.offset for delivery in deliveries] == [41] * 50
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fatal"),
+    [
+        (KafkaError(KafkaError._FATAL), True),  # how librdkafka refuses records afterwards
+        (KafkaError(KafkaError._INVALID_ARG, fatal=True), True),  # the fatal error itself
+        (KafkaError(KafkaError._MSG_TIMED_OUT), False),
+        ("silent", False),
+    ],
+)
+async def test_only_a_fatal_error_marks_the_producer_failed(
+    outcome: KafkaError | str, fatal: bool
+) -> None:
+    producer = DeliveryProducer(FakeProducer(outcome), timeout=0.01)  # type: ignore[arg-type]
+    producer.start()
+    try:
+        with pytest.raises(BrokerUnavailable):
+            await producer.send("raw-webhooks", b"k", b"v", [])
+    finally:
+        await producer.close()
+    assert (producer.fatal_error is not None) is fatal
