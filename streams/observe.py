@@ -23,7 +23,7 @@ EVENTS = Counter(
 )
 EVENT_SECONDS = Histogram(
     "payments_worker_event_duration_seconds",
-    "Time to process one record: parse, tables, state machine (its outputs go out per take).",
+    "Time to process one record: parse, tables, state machine, hand-off to the producer.",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
     registry=REGISTRY,
 )

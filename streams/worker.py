@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, cast
 
 import faust
@@ -45,11 +46,10 @@ from streams.observe import (
     Source,
     observe_hops,
 )
-from streams.outputs import OutputBatch
 from streams.parse import parse
 from streams.placement import forward
 from streams.process import process
-from streams.records import Inbound
+from streams.records import Inbound, Outbound
 from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step
 from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
@@ -61,9 +61,6 @@ Clock = Callable[[], float]
 PRODUCER_LINGER_SECONDS: Final = 0.01
 #: Per partition; below the producer's 1 MB request limit and the broker's message limit.
 PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
-#: Events taken from raw-webhooks at once, and how long a take waits to fill up.
-TAKE_EVENTS: Final = 500
-TAKE_SECONDS: Final = 0.01
 #: How often the tables' stores learn their changelogs' written offsets (`Tables.on_sent`).
 PERSIST_OFFSETS_SECONDS: Final = 1.0
 
@@ -135,14 +132,8 @@ class StreamsWorker:
         )(consume)
 
     async def _consume_raw(self, stream: Any) -> None:
-        # A take of events is processed one by one (table reads see the writes before
-        # them), then its outputs go out as one batch per partition (`streams.outputs`).
-        # faust acks the take's events when the next take is asked for.
-        async for events in stream.take_events(TAKE_EVENTS, within=TAKE_SECONDS):
-            outputs = self._outputs()
-            for event in events:
-                self._handle(_inbound(event), "raw", outputs)
-            await outputs.send()
+        async for event in stream.events():
+            await self._handle(_inbound(event), "raw")
 
     async def _consume_tier(self, stream: Any) -> None:
         # Acks are manual: a record skipped by the gate must stay unacknowledged.
@@ -156,9 +147,7 @@ class StreamsWorker:
                 late = seconds_late(record, self._now_ms())
                 if late is not None:
                     RETRY_LATENESS_SECONDS.observe(late)
-                outputs = self._outputs()
-                self._handle(record, "retry", outputs)
-                await outputs.send()
+                await self._handle(record, "retry")
                 event.ack()
             else:
                 # Held: the gate seeks back to it, so it is delivered again when due. faust
@@ -167,31 +156,22 @@ class StreamsWorker:
                 # before it: its offset is never acked.
                 cast(Any, self.app.consumer)._unacked_messages.discard(event.message)
 
-    def _handle(self, record: Inbound, source: Source, outputs: OutputBatch) -> None:
+    async def _handle(self, record: Inbound, source: Source) -> None:
         started = time.perf_counter()
         token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
         try:
             step, changes = self._step(record)
             for change in changes:
-                outputs.add_change(change)
+                await self._send_change(change)
             for out in step.outputs:
-                outputs.add(out)
+                await self._send(out)
             for tombstone in self.tables.maybe_sweep(record.partition, self._now_ms()):
-                outputs.add_change(tombstone)
+                await self._send_change(tombstone)
         finally:
             correlation_id.reset(token)
         EVENTS.labels(source, step.outcome).inc()
         EVENT_SECONDS.observe(time.perf_counter() - started)
         observe_hops(step.outputs, self._topics, self._topic_prefix)
-
-    def _outputs(self) -> OutputBatch:
-        producer = self.app.producer
-        return OutputBatch(
-            cast(Any, producer)._ensure_producer(),
-            lambda topic, key: producer.key_partition(topic, key).partition,
-            self._delivery_failed,
-            self.tables.on_sent,
-        )
 
     def _step(self, record: Inbound) -> tuple[Step, list[ChangelogRecord]]:
         now_ms = self._now_ms()
@@ -211,11 +191,34 @@ class StreamsWorker:
             log.info(step.outcome, extra={"origin": record.origin, "to": step.outputs[0].topic})
         return step, changes
 
-    def _delivery_failed(self, error: BaseException) -> None:
+    async def _send(self, out: Outbound) -> None:
+        # Not awaited one by one (a broker round trip per record): faust flushes the
+        # producer before it commits the input offsets.
+        sent = await self.app.producer.send(
+            out.topic, out.key, out.value, out.partition, None, list(out.headers)
+        )
+        cast("asyncio.Future[Any]", sent).add_done_callback(self._delivered)
+
+    async def _send_change(self, change: ChangelogRecord) -> None:
+        sent = await self.app.producer.send(
+            change.topic, change.key, change.value, change.partition, None, None
+        )
+        future = cast("asyncio.Future[Any]", sent)
+        future.add_done_callback(partial(self._change_delivered, change))
+
+    def _change_delivered(self, change: ChangelogRecord, future: asyncio.Future[Any]) -> None:
+        if self._delivered(future):
+            self.tables.on_sent(change, future.result().offset)
+
+    def _delivered(self, future: asyncio.Future[Any]) -> bool:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            return True
         # The input offset must not be committed past a lost output: stop the worker.
         DELIVERY_FAILURES.inc()
         log.error("delivery failed, stopping", extra={"error": repr(error)})
         self._crashing = asyncio.ensure_future(self.app.crash(error))
+        return False
 
     async def _persist_offsets(self) -> None:
         self.tables.persist_offsets()
