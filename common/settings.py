@@ -76,6 +76,8 @@ class PipelineSettings(BaseSettings):
     #: Longest wait for the broker's ack before answering 503 (the provider then retries).
     ingress_produce_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     ingress_retry_after_seconds: int = Field(default=30, gt=0)
+    #: A producer that delivered nothing for this long while the broker answers is replaced.
+    ingress_producer_stall_seconds: float = Field(default=30.0, gt=0)
     worker_metrics_port: int = 9101
     #: Each worker keeps its RocksDB tables under `WORKER_DATA_DIR/WORKER_ID`: two workers
     #: must never share one (RocksDB locks its files).

@@ -37,7 +37,9 @@ from sinks.admin_api import create_admin_router
 from sinks.database import make_engine
 
 READY_TIMEOUT_SECONDS = 2.0
-PRODUCER_FAILED = "the Kafka producer failed for good: restart the process"
+PRODUCER_FAILED = (
+    "the Kafka producer failed for good and no new one could be made: restart the process"
+)
 
 # The body is read raw (signatures cover the exact bytes), so it is documented by hand.
 _RAW_JSON_BODY = {
@@ -76,7 +78,7 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
     @app.get("/health", responses={503: {"description": PRODUCER_FAILED}})
     async def health() -> JSONResponse:
         """Liveness: the process serves requests and can still produce (a producer that
-        failed for good recovers only by a restart)."""
+        failed for good is replaced; only if that fails does the process need a restart)."""
         if app.state.intake.producer_failed:
             return JSONResponse({"status": "failed", "error": "producer_failed"}, 503)
         return JSONResponse({"status": "ok"})

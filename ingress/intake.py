@@ -49,7 +49,8 @@ class Intake:
 
     @property
     def producer_failed(self) -> bool:
-        """True once the producer hit a fatal error: no webhook can be accepted any more."""
+        """True once the producer failed for good and no new one could be made: no webhook
+        can be accepted any more."""
         return self._producer.fatal_error is not None
 
     async def receive(

@@ -59,6 +59,12 @@ PRODUCE_ERRORS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+PRODUCER_REPLACEMENTS = Counter(
+    "payments_ingress_producer_replacements",
+    "Kafka producers replaced by a new one, by reason (fatal error, or stalled).",
+    ["reason"],
+    registry=REGISTRY,
+)
 
 # `.labels()` locks and hashes on every call; the children every request touches are bound once.
 _DURATION = {provider: REQUEST_SECONDS.labels(provider.value) for provider in Provider}

@@ -11,6 +11,13 @@ It checks for expired records about once a second, so `send` waits `timeout` plu
 caller gets `BrokerUnavailable` and answers 503. A record whose request was already on the
 wire may still be written after that: a duplicate of what the provider resends, which
 streams dedupes. What can never happen is a success without the broker's ack.
+
+Self-healing: librdkafka's idempotent producer can fail for good (a fatal error), and has
+been seen to deliver nothing for minutes after a broker restart. Either way the producer is
+replaced by a new one (new producer id, empty queue): at once on a fatal error; and when
+the broker has answered metadata requests for `stall_seconds` while the producer delivered
+nothing and records sent meanwhile failed. Records the old one still held fail (503, the
+provider retries); any it had already sent may be written too, and streams dedupes them.
 """
 
 from __future__ import annotations
@@ -20,22 +27,26 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from common.kafka import make_confluent_producer
+from common.kafka import broker_reachable, make_confluent_producer
 from common.settings import PipelineSettings
 from ingress.errors import BrokerUnavailable
-from ingress.observe import PRODUCE_ERRORS, PRODUCE_SECONDS
+from ingress.observe import PRODUCE_ERRORS, PRODUCE_SECONDS, PRODUCER_REPLACEMENTS
 
 REPORT_GRACE_SECONDS = 1.5
 POLL_INTERVAL_SECONDS = 0.1
+STALL_CHECK_SECONDS = 1.0
 CLOSE_FLUSH_SECONDS = 10.0
 
 Headers = Sequence[tuple[str, bytes]]
+ProducerFactory = Callable[[], Producer]
+#: Blocking: True when a broker answers a metadata request.
+BrokerCheck = Callable[[], bool]
 
 log = logging.getLogger("ingress.producer")
 
@@ -58,20 +69,39 @@ class DeliveryProducer:
     """Sends records and awaits their delivery reports. Use `start`, then `send`, then
     `close`; all from one event loop."""
 
-    def __init__(self, producer: Producer, timeout: float) -> None:
-        self._producer = producer
+    def __init__(
+        self,
+        make_producer: ProducerFactory,
+        timeout: float,
+        *,
+        stall_seconds: float = float("inf"),
+        broker_answers: BrokerCheck = lambda: False,
+    ) -> None:
+        self._make_producer = make_producer
+        self._producer = make_producer()
         self._wait = timeout + REPORT_GRACE_SECONDS
+        self._stall_seconds = stall_seconds
+        self._broker_answers = broker_answers
+        self._last_delivered = self._last_failed = time.monotonic()
+        self._stall_watch: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[int]] = set()
         self._stopping = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="ingress-kafka-poll", daemon=True)
         self._reports: _Reports | None = None
-        #: A fatal error of the producer (librdkafka gives up on it for good, e.g. its
-        #: idempotence state is lost): nothing can be produced until the process restarts.
+        #: A fatal error of the producer that a new producer could not replace: nothing can
+        #: be produced until the process restarts.
         self.fatal_error: KafkaError | None = None
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> DeliveryProducer:
         timeout = settings.ingress_produce_timeout_seconds
-        return cls(make_confluent_producer(settings, **producer_overrides(timeout)), timeout)
+        overrides = producer_overrides(timeout)
+        return cls(
+            functools.partial(make_confluent_producer, settings, **overrides),
+            timeout,
+            stall_seconds=settings.ingress_producer_stall_seconds,
+            broker_answers=functools.partial(broker_reachable, settings),
+        )
 
     def start(self) -> None:
         """Start serving delivery reports; call it on the event loop `send` will run on."""
@@ -84,8 +114,9 @@ class DeliveryProducer:
             raise RuntimeError("send before start")  # a wiring bug, not a broker problem
         report: asyncio.Future[Message] = self._reports.loop.create_future()
         started = time.perf_counter()
+        producer = self._producer
         try:
-            self._producer.produce(
+            producer.produce(
                 topic,
                 value,
                 key,
@@ -94,29 +125,75 @@ class DeliveryProducer:
             )
             message = await asyncio.wait_for(report, self._wait)
         except (BufferError, KafkaException, TimeoutError) as error:
-            self._note_fatal(error)
+            self._after_failure(producer, error)
             raise _unavailable(error) from error
+        self._last_delivered = time.monotonic()
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
         return Delivery(message.partition() or 0, message.offset() or 0)
 
     async def close(self) -> int:
         """Stop polling and flush what is queued; return the number of records left."""
         self._stopping.set()
+        if self._stall_watch is not None:
+            self._stall_watch.cancel()
         await asyncio.to_thread(self._poller.join)
+        await asyncio.gather(*self._retired)
         # flush serves the remaining delivery reports itself, settling their futures.
         left: int = await asyncio.to_thread(self._producer.flush, CLOSE_FLUSH_SECONDS)
         return left
 
-    def _note_fatal(self, error: BaseException) -> None:
-        detail = error.args[0] if error.args else None
-        # After a fatal error librdkafka refuses every record with `_FATAL`, and that
-        # error does not carry the fatal flag itself.
-        fatal = isinstance(detail, KafkaError) and (
-            detail.fatal() or detail.code() == KafkaError._FATAL
-        )
-        if self.fatal_error is None and fatal:
-            self.fatal_error = detail
-            log.error("producer failed for good; restart the process", extra={"error": str(detail)})
+    def _after_failure(self, producer: Producer, error: BaseException) -> None:
+        if producer is not self._producer:  # failed on a producer already replaced
+            return
+        self._last_failed = time.monotonic()
+        if (fatal := _fatal_error(error)) is not None:
+            log.error("producer failed for good", extra={"error": str(fatal)})
+            if not self._replace("fatal"):
+                self.fatal_error = fatal
+        elif self._stall_watch is None and self._stall_seconds < float("inf"):
+            self._stall_watch = asyncio.create_task(self._watch_for_stall(producer))
+
+    async def _watch_for_stall(self, producer: Producer) -> None:
+        """Replace `producer` once the broker has answered for `stall_seconds` while it
+        delivered nothing and sends started meanwhile failed; stop at its first delivery.
+        While the broker is down a new producer would not do better."""
+        delivered_before = self._last_delivered
+        answering_since: float | None = None
+        try:
+            while producer is self._producer and self._last_delivered == delivered_before:
+                if not await asyncio.to_thread(self._broker_answers):
+                    answering_since = None
+                elif answering_since is None:
+                    answering_since = time.monotonic()
+                elif self._stalled_since(answering_since):
+                    self._replace("stalled")
+                    return
+                await asyncio.sleep(STALL_CHECK_SECONDS)
+        finally:
+            self._stall_watch = None
+
+    def _stalled_since(self, answering_since: float) -> bool:
+        now = time.monotonic()
+        failed_while_answering = self._last_failed >= answering_since + self._wait
+        return failed_while_answering and now - answering_since >= self._stall_seconds
+
+    def _replace(self, reason: str) -> bool:
+        """Swap in a new producer; the old one's records fail. False if none could be made."""
+        old = self._producer
+        try:
+            self._producer = self._make_producer()
+        except KafkaException:
+            log.exception("could not create a new producer")
+            return False
+        PRODUCER_REPLACEMENTS.labels(reason).inc()
+        log.error("replaced the Kafka producer", extra={"reason": reason})
+        old.purge()
+        # The poller serves only the new producer: flushing the old one in a thread serves
+        # the purged records' reports, so their senders answer at once.
+        retired = asyncio.ensure_future(asyncio.to_thread(old.flush, CLOSE_FLUSH_SECONDS))
+        self._retired.add(retired)
+        retired.add_done_callback(self._retired.discard)
+        return True
 
     def _poll(self) -> None:
         while not self._stopping.is_set():
@@ -171,6 +248,15 @@ def _unavailable(error: BaseException) -> BrokerUnavailable:
         reason = _kafka_error_name(error)
     PRODUCE_ERRORS.labels(reason).inc()
     return BrokerUnavailable(reason)
+
+
+def _fatal_error(error: BaseException) -> KafkaError | None:
+    detail = error.args[0] if error.args else None
+    # After a fatal error librdkafka refuses every record with `_FATAL`, and that error
+    # does not carry the fatal flag itself.
+    if isinstance(detail, KafkaError) and (detail.fatal() or detail.code() == KafkaError._FATAL):
+        return detail
+    return None
 
 
 def _kafka_error_name(error: BaseException) -> str:

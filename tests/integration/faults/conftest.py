@@ -233,13 +233,28 @@ class Stack:
     async def check(self, *, exact_versions: bool = False) -> None:
         """Everything told and acknowledged is in Postgres as it must be, nothing is in dlq,
         no component died on its own."""
-        await assert_pipeline_outcome(
-            self.settings,
-            self.told,
-            self.report,
-            exact_versions=exact_versions,
-            crashes=self.crashes,
-        )
+        try:
+            await assert_pipeline_outcome(
+                self.settings,
+                self.told,
+                self.report,
+                exact_versions=exact_versions,
+                crashes=self.crashes,
+            )
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n{await self._ingress_state()}") from None
+
+    async def _ingress_state(self) -> str:
+        """Why ingress refused: its health and produce error counters."""
+        wanted = ("payments_ingress_produce_errors_total", "payments_ingress_producer_repl")
+        try:
+            async with httpx.AsyncClient(base_url=self.ingress_url, timeout=5.0) as http:
+                health = (await http.get("/health")).text
+                metrics = (await http.get("/metrics")).text.splitlines()
+        except httpx.HTTPError as error:
+            return f"ingress did not answer: {error!r}"
+        counters = [line for line in metrics if line.startswith(wanted)]
+        return f"ingress health {health}; " + "; ".join(counters)
 
     async def start(self) -> None:
         """Every component, then one payment through all of them: the stack is live."""
@@ -283,6 +298,7 @@ def fault_settings(
         "ingress_port": free_port(),
         "ingress_produce_timeout_seconds": 2.0,
         "ingress_retry_after_seconds": 1,
+        "ingress_producer_stall_seconds": 10.0,
         "retry_attempts": (2, 2, 2),
         "worker_session_timeout_seconds": 6,
         "worker_data_dir": directory / "worker-data",

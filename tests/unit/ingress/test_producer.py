@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
+from common.metrics import REGISTRY
+from ingress import producer as producer_module
 from ingress.errors import BrokerUnavailable
 from ingress.producer import DeliveryProducer, producer_overrides
 
@@ -44,9 +47,12 @@ class FakeProducer:
     def flush(self, timeout: float) -> int:
         return 0
 
+    def purge(self) -> None:
+        self.purged = True
+
 
 async def send(outcome: KafkaError | str | None) -> object:
-    producer = DeliveryProducer(FakeProducer(outcome), timeout=0.01)  # type: ignore[arg-type]
+    producer = DeliveryProducer(lambda: FakeProducer(outcome), timeout=0.01)  # type: ignore[arg-type,return-value]
     producer.start()
     try:
         return await producer.send("raw-webhooks", b"k", b"v", [("provider", b"stripe")])
@@ -96,7 +102,7 @@ class BurstProducer(FakeProducer):
 
 async def test_reports_arriving_together_settle_every_waiting_send() -> None:
     fake = BurstProducer()
-    producer = DeliveryProducer(fake, timeout=5)  # type: ignore[arg-type]
+    producer = DeliveryProducer(lambda: fake, timeout=5)  # type: ignore[arg-type,return-value]
     producer.start()
     try:
         sends = [
@@ -110,23 +116,141 @@ async def test_reports_arriving_together_settle_every_waiting_send() -> None:
     assert [delivery.offset for delivery in deliveries] == [41] * 50
 
 
-@pytest.mark.parametrize(
-    ("outcome", "fatal"),
-    [
-        (KafkaError(KafkaError._FATAL), True),  # how librdkafka refuses records afterwards
-        (KafkaError(KafkaError._INVALID_ARG, fatal=True), True),  # the fatal error itself
-        (KafkaError(KafkaError._MSG_TIMED_OUT), False),
-        ("silent", False),
-    ],
-)
-async def test_only_a_fatal_error_marks_the_producer_failed(
-    outcome: KafkaError | str, fatal: bool
+class Producers:
+    """A producer factory: hands out `outcomes`' producers in turn, then refuses."""
+
+    def __init__(self, *outcomes: KafkaError | str | None) -> None:
+        self.made = [FakeProducer(outcome) for outcome in outcomes]
+        self.handed = 0
+
+    def __call__(self) -> FakeProducer:
+        if self.handed == len(self.made):
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG))
+        self.handed += 1
+        return self.made[self.handed - 1]
+
+
+def delivery_producer(
+    producers: Producers, stall_seconds: float = float("inf"), broker_answers: bool = True
+) -> DeliveryProducer:
+    return DeliveryProducer(
+        producers,  # type: ignore[arg-type]
+        timeout=0.01,
+        stall_seconds=stall_seconds,
+        broker_answers=lambda: broker_answers,
+    )
+
+
+def replacements(reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "payments_ingress_producer_replacements_total", {"reason": reason}
+        )
+        or 0.0
+    )
+
+
+FATAL = KafkaError(KafkaError._FATAL)  # how librdkafka refuses records after a fatal error
+
+
+@pytest.mark.parametrize("outcome", [FATAL, KafkaError(KafkaError._INVALID_ARG, fatal=True)])
+async def test_a_fatal_error_replaces_the_producer_and_the_next_record_is_delivered(
+    outcome: KafkaError,
 ) -> None:
-    producer = DeliveryProducer(FakeProducer(outcome), timeout=0.01)  # type: ignore[arg-type]
+    producers = Producers(outcome, None)
+    producer = delivery_producer(producers)
+    before = replacements("fatal")
+    producer.start()
+    try:
+        with pytest.raises(BrokerUnavailable):
+            await producer.send("raw-webhooks", b"k", b"v", [])
+        delivery = await producer.send("raw-webhooks", b"k", b"v", [])
+    finally:
+        await producer.close()
+    assert delivery.offset == 41
+    assert producer.fatal_error is None
+    assert getattr(producers.made[0], "purged", False)
+    assert replacements("fatal") == before + 1
+
+
+async def test_records_failing_on_a_replaced_producer_replace_nothing_more() -> None:
+    producers = Producers(FATAL, None)  # a third producer would be refused
+    producer = delivery_producer(producers)
+    producer.start()
+    try:
+        sends = [producer.send("raw-webhooks", b"k", b"v", []) for _ in range(20)]
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    finally:
+        await producer.close()
+    assert all(isinstance(outcome, BrokerUnavailable) for outcome in outcomes)
+    assert (producers.handed, producer.fatal_error) == (2, None)
+
+
+async def send_refused(producer: DeliveryProducer) -> None:
+    """Start `producer`, send one record that it must refuse, close it."""
     producer.start()
     try:
         with pytest.raises(BrokerUnavailable):
             await producer.send("raw-webhooks", b"k", b"v", [])
     finally:
         await producer.close()
-    assert (producer.fatal_error is not None) is fatal
+
+
+async def test_a_fatal_producer_that_cannot_be_replaced_marks_the_producer_failed() -> None:
+    producer = delivery_producer(Producers(FATAL))
+    await send_refused(producer)
+    assert producer.fatal_error is not None
+
+
+@pytest.mark.parametrize(
+    ("stall_seconds", "broker_answers", "replaced"),
+    [
+        (0.05, True, True),
+        (0.05, False, False),  # the broker is down: a new producer would not do better
+        (60.0, True, False),  # not stalled long enough
+    ],
+)
+async def test_a_producer_that_delivers_nothing_while_the_broker_answers_is_replaced(
+    monkeypatch: pytest.MonkeyPatch, stall_seconds: float, broker_answers: bool, replaced: bool
+) -> None:
+    monkeypatch.setattr(producer_module, "REPORT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.01)
+    producers = Producers("silent", None)
+    producer = delivery_producer(producers, stall_seconds, broker_answers)
+    producer.start()
+    try:
+        for _ in range(15):  # a provider retrying: every send times out on the silent one
+            with contextlib.suppress(BrokerUnavailable):
+                await producer.send("raw-webhooks", b"k", b"v", [])
+            await asyncio.sleep(0.01)
+    finally:
+        await producer.close()
+    assert producers.handed == (2 if replaced else 1)
+    assert producer.fatal_error is None
+
+
+@pytest.mark.parametrize("outcome", [KafkaError(KafkaError._MSG_TIMED_OUT), "silent", "queue_full"])
+async def test_other_errors_replace_nothing_at_first(outcome: KafkaError | str) -> None:
+    producers = Producers(outcome)
+    producer = delivery_producer(producers, stall_seconds=60.0)
+    await send_refused(producer)
+    assert (producers.handed, producer.fatal_error) == (1, None)
+
+
+async def test_a_producer_that_delivers_again_after_an_outage_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.01)
+    producers = Producers(KafkaError(KafkaError._MSG_TIMED_OUT))
+    producer = delivery_producer(producers, stall_seconds=0.05)
+    producer.start()
+    try:
+        with pytest.raises(BrokerUnavailable):
+            await producer.send("raw-webhooks", b"k", b"v", [])
+        producers.made[0].outcome = None  # the broker is back and takes records again
+        for _ in range(15):
+            await producer.send("raw-webhooks", b"k", b"v", [])
+            await asyncio.sleep(0.01)
+    finally:
+        await producer.close()
+    assert producers.handed == 1
