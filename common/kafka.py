@@ -20,6 +20,8 @@ def confluent_producer_config(settings: PipelineSettings, **overrides: Any) -> d
 
     `murmur2_random` is the Java client's (and aiokafka's) partitioner: librdkafka's default
     (consistent_random, CRC32) would put a key on another partition than faust expects.
+    `linger.ms` 5 (not 2): fuller produce requests cost the broker about a fifth less CPU
+    per record under load (`payments bench ingress`), for at most 5 ms more latency.
     """
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -27,7 +29,7 @@ def confluent_producer_config(settings: PipelineSettings, **overrides: Any) -> d
         "acks": "all",
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
-        "linger.ms": 2,
+        "linger.ms": 5,
         "topic.metadata.refresh.interval.ms": _metadata_max_age_ms(settings),
     }
     config.update(overrides)

@@ -5,32 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.requests import ClientDisconnect
-from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.kafka import broker_reachable
-from common.logging import correlation_id
 from common.metrics import render_metrics
 from common.settings import PipelineSettings
 from ingress.body import JSON_MEDIA_TYPE
 from ingress.correlation import CorrelationIdMiddleware
-from ingress.errors import ClientDisconnected
-from ingress.intake import Clock, Intake, open_intake
-from ingress.observe import observe_webhook
+from ingress.endpoint import WebhookEndpoint
+from ingress.intake import Clock, open_intake
 from ingress.responses import (
     ADMIN_RESPONSES,
     WEBHOOK_RESPONSES,
     AcceptedBody,
     install_error_handlers,
-    refusal,
 )
 from schemas.providers import Provider
 from sinks.admin_api import create_admin_router
@@ -104,23 +99,12 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
     return app
 
 
-class _PlainRoute(APIRoute):
-    """Documented like any FastAPI route, served like a plain Starlette one: the endpoint
-    takes the `Request` and returns its `Response` itself, so FastAPI's per-request work
-    (solving dependencies, validating and serializing the response) is skipped."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        self.app = request_response(endpoint)
-
-
 class _IngressApp(FastAPI):
-    """FastAPI, except that a webhook POST goes straight to its route.
+    """FastAPI, except that a webhook POST goes straight to its `WebhookEndpoint`.
 
     The middleware stack and route matching cost about as much CPU as the webhook's own
-    work. A webhook endpoint needs none of it: it answers its errors itself and gets its
-    correlation id from the same middleware, applied here. Other methods on those paths
-    (405) and every other route take the usual way.
+    work, and a webhook endpoint needs none of it (see `ingress.endpoint`). Other methods
+    on those paths (405) and every other route take the usual way.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -129,9 +113,10 @@ class _IngressApp(FastAPI):
 
     def add_webhook_route(self, provider: Provider, retry_after_seconds: int) -> None:
         path = f"/webhooks/{provider.value}"
+        endpoint = WebhookEndpoint(provider, retry_after_seconds)
         self.router.add_api_route(
             path,
-            _webhook_endpoint(provider, retry_after_seconds),
+            _documentation_only,
             methods=["POST"],
             name=f"{provider.value}_webhook",
             summary=f"Receive a {provider.value.capitalize()} webhook",
@@ -142,61 +127,26 @@ class _IngressApp(FastAPI):
             response_model=AcceptedBody,
             responses=WEBHOOK_RESPONSES,
             openapi_extra=_RAW_JSON_BODY,
-            route_class_override=_PlainRoute,
         )
         route = self.router.routes[-1]
-        if not isinstance(route, _PlainRoute):
+        if not isinstance(route, APIRoute):
             raise RuntimeError("the webhook route was not added last")  # a wiring bug
-        self._webhooks[path] = CorrelationIdMiddleware(route.app)
+        route.app = endpoint  # FastAPI documents the route; the endpoint serves it
+        self._webhooks[path] = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             webhook = self._webhooks.get(scope["path"])
             if webhook is not None:
-                scope["app"] = self  # as Starlette sets it: `request.app` finds the intake
+                scope["app"] = self  # as Starlette sets it: the endpoint finds the intake
                 await webhook(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
 
-def _webhook_endpoint(
-    provider: Provider, retry_after_seconds: int
-) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def endpoint(request: Request) -> JSONResponse:
-        correlation = correlation_id.get() or ""
-        try:
-            intake = _intake(request)
-            with observe_webhook(provider):
-                chunks = _body_chunks(request)
-                accepted = await intake.receive(provider, request.headers, chunks, correlation)
-        except Exception as error:
-            # The app's error handlers are not on this route's way (see _IngressApp).
-            return refusal(error, retry_after_seconds)
-        # AcceptedBody's fields; a plain dict, as nothing here can fail its validation.
-        body = {
-            "status": "accepted",
-            "provider": provider.value,
-            "event_id": accepted.webhook.event_id,
-            "correlation_id": correlation,
-        }
-        return JSONResponse(body)
-
-    return endpoint
-
-
-async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect:
-        raise ClientDisconnected("the client left before sending the whole body") from None
-
-
-def _intake(request: Request) -> Intake:
-    intake = request.app.state.intake
-    if not isinstance(intake, Intake):
-        raise RuntimeError("the app's lifespan did not run")  # a wiring bug, not client input
-    return intake
+async def _documentation_only(request: Request) -> None:
+    """Never called: `WebhookEndpoint` serves the webhook routes."""
+    raise NotImplementedError
 
 
 def render_openapi(settings: PipelineSettings) -> str:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import multiprocessing
+import os
 import tempfile
 import time
 import uuid
@@ -80,6 +81,8 @@ class RunResult:
     statuses: Counter[int]
     #: CPU seconds the load generators spent sending (not signing): they share the cores.
     generator_cpu: float = 0.0
+    #: CPU seconds the server's processes spent during the run (None: not measurable here).
+    server_cpu: float | None = None
 
     @property
     def requests_per_second(self) -> float:
@@ -87,6 +90,14 @@ class RunResult:
 
     def percentile_ms(self, q: float) -> float:
         return percentile(sorted(self.latencies), q) * 1000
+
+    @property
+    def server_cpu_per_request_us(self) -> float | None:
+        """The server's CPU per answered request, all its processes and threads."""
+        answered = len(self.latencies) + self.errors
+        if self.server_cpu is None or not answered:
+            return None
+        return self.server_cpu / answered * 1e6
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -100,7 +111,7 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 def format_report(ingress: RunResult, baseline: RunResult) -> str:
     rows = [
         f"{'run':<10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'generator CPU':>15}"
+        f"{'generator CPU':>15}{'server CPU/req':>16}"
     ]
     for result in (ingress, baseline):
         generator = result.generator_cpu / result.elapsed if result.elapsed > 0 else 0.0
@@ -108,12 +119,17 @@ def format_report(ingress: RunResult, baseline: RunResult) -> str:
             f"{result.label:<10}{result.requests_per_second:>10.0f}"
             f"{result.percentile_ms(50):>9.1f}{result.percentile_ms(95):>9.1f}"
             f"{result.percentile_ms(99):>9.1f}{result.errors:>8}{generator:>14.0%}"
+            f"{_microseconds(result.server_cpu_per_request_us):>16}"
         )
     base = baseline.requests_per_second
     ratio = ingress.requests_per_second / base if base else 0.0
     rows.append(f"ingress / baseline throughput: {ratio:.2f}")
     rows.append(f"ingress statuses: {dict(sorted(ingress.statuses.items()))}")
     return "\n".join(rows)
+
+
+def _microseconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} µs"
 
 
 # --- request building (in the generator processes) ---------------------------------------
@@ -273,8 +289,15 @@ def _generator_process(
     results.put((tally.latencies, tally.errors, elapsed, dict(tally.statuses), cpu))
 
 
-def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
-    """One run against the server on `port`, from `load.workers` processes."""
+def run_load(
+    label: str,
+    port: int,
+    load: Load,
+    key_pem: bytes,
+    server_cpu: Callable[[], float | None] = lambda: None,
+) -> RunResult:
+    """One run against the server on `port`, from `load.workers` processes;
+    `server_cpu()` reads the server's CPU seconds so far."""
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(load.workers)
     results: Queue[WorkerResult] = context.Queue()
@@ -286,7 +309,9 @@ def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
     ]
     for process in processes:
         process.start()
+    cpu_before = server_cpu()
     outcomes = [results.get(timeout=load.duration + 600) for _ in processes]
+    cpu_after = server_cpu()
     for process in processes:
         process.join()
     return RunResult(
@@ -296,6 +321,7 @@ def run_load(label: str, port: int, load: Load, key_pem: bytes) -> RunResult:
         elapsed=max(outcome[2] for outcome in outcomes),
         statuses=sum((Counter(outcome[3]) for outcome in outcomes), Counter()),
         generator_cpu=sum(outcome[4] for outcome in outcomes),
+        server_cpu=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )
 
 
@@ -325,15 +351,43 @@ def _serve_bare(workers: int, port: int) -> None:
     serve(bare_app, HOST, port, workers)  # as many server processes as ingress: same stack
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds of the server process and its forked workers so far (Linux)."""
+        return process_tree_cpu_seconds(self.pid)
+
+
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` and its live descendants, from /proc; None where
+    there is no /proc."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    total, pending = 0, [pid]
+    try:
+        while pending:
+            current = pending.pop()
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat.rpartition(")")[2].split()  # after the command, which may hold spaces
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += map(int, (task / "children").read_text().split())
+    except OSError:
+        return None
+    return total / ticks_per_second
+
+
 @contextlib.contextmanager
-def running_server(target: Callable[..., None], *args: object) -> Iterator[int]:
+def running_server(target: Callable[..., None], *args: object) -> Iterator[Server]:
     """A server process on a free loopback port, up until the block ends."""
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(target=target, args=(*args, port))
     process.start()
     try:
         _wait_until_up(port, process)
-        yield port
+        yield Server(port, process.pid or 0)
     finally:
         process.terminate()
         process.join(timeout=15)
@@ -376,10 +430,10 @@ def run_bench(
         server_settings = bench_settings(settings, pki, Path(workdir))
         server_settings = server_settings.model_copy(update={"log_level": log_level})
         create_topics(make_admin(server_settings), pipeline_topic_specs(server_settings))
-        with running_server(_serve_ingress, server_settings) as port:
-            ingress = run_load("ingress", port, load, key_pem)
-    with running_server(_serve_bare, settings.ingress_workers) as port:
-        baseline = run_load("baseline", port, load, key_pem)
+        with running_server(_serve_ingress, server_settings) as server:
+            ingress = run_load("ingress", server.port, load, key_pem, server.cpu_seconds)
+    with running_server(_serve_bare, settings.ingress_workers) as server:
+        baseline = run_load("baseline", server.port, load, key_pem, server.cpu_seconds)
     return ingress, baseline
 
 

@@ -1,10 +1,21 @@
 """The benchmark's pure parts: request mix, wire format, statistics, report."""
 
+import os
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
 
-from ingress.bench import RunResult, format_report, http_post, is_chosen, percentile
+from ingress.bench import (
+    RunResult,
+    format_report,
+    http_post,
+    is_chosen,
+    percentile,
+    process_tree_cpu_seconds,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -38,9 +49,35 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_the_report_gives_the_ratio_to_the_baseline() -> None:
-    ingress = RunResult("ingress", [0.01] * 100, 2, 1.0, Counter({200: 100, 503: 2}), 0.5)
+    ingress = RunResult("ingress", [0.01] * 100, 2, 1.0, Counter({200: 100, 503: 2}), 0.5, 0.051)
     baseline = RunResult("baseline", [0.001] * 400, 0, 1.0, Counter({200: 400}))
     report = format_report(ingress, baseline)
     assert "ingress / baseline throughput: 0.25" in report
     assert "{200: 100, 503: 2}" in report
-    assert report.splitlines()[1].endswith("50%")  # the generator's share of one core
+    ingress_row, baseline_row = report.splitlines()[1:3]
+    # the generators' share of one core, then the server's CPU per answered request
+    assert ingress_row.split()[-3:] == ["50%", "500", "µs"]
+    assert baseline_row.endswith("n/a")  # not measured
+
+
+BUSY_CHILD = """
+import sys, time
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+print("busy done", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_server_cpu_counts_its_live_child_processes() -> None:
+    with subprocess.Popen(  # nosec B603
+        [sys.executable, "-c", BUSY_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as child:
+        assert child.stdout is not None
+        child.stdout.readline()
+        tree = process_tree_cpu_seconds(os.getpid())
+        own = time.process_time()
+        child.kill()
+    assert tree is not None
+    assert tree - own >= 0.25
