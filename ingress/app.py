@@ -131,8 +131,8 @@ class _IngressApp(FastAPI):
         route = self.router.routes[-1]
         if not isinstance(route, APIRoute):
             raise RuntimeError("the webhook route was not added last")  # a wiring bug
-        route.app = endpoint  # FastAPI documents the route; the endpoint serves it
-        self._webhooks[path] = endpoint
+        route.app = CorrelationIdMiddleware(endpoint)  # FastAPI documents it; this serves it
+        self._webhooks[path] = route.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping
 from starlette.types import Receive, Scope, Send
 
 from common.logging import correlation_id
-from ingress.correlation import RESPONSE_HEADER, correlation_id_from
 from ingress.errors import ClientDisconnected
 from ingress.intake import Intake
 from ingress.observe import observe_webhook
@@ -27,23 +26,16 @@ _JSON_HEADER = (b"content-type", b"application/json")
 
 class WebhookEndpoint:
     """`POST /webhooks/<provider>`: take the webhook (`Intake.receive`) and answer 200
-    with `AcceptedBody`, or the refusal's status and error body; always echoing the
-    correlation id. Expects `scope["app"].state.intake` (set by the app's lifespan)."""
+    with `AcceptedBody`, or the refusal's status and error body. Expects
+    `scope["app"].state.intake` (set by the app's lifespan) and runs inside
+    `CorrelationIdMiddleware`, which sets the correlation id and echoes it."""
 
     def __init__(self, provider: Provider, retry_after_seconds: int) -> None:
         self._provider = provider
         self._retry_after_seconds = retry_after_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        correlation = correlation_id_from(scope["headers"])
-        token = correlation_id.set(correlation)
-        try:
-            await self._answer(scope, receive, send, correlation)
-        finally:
-            correlation_id.reset(token)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, correlation: str) -> None:
-        echoed = (RESPONSE_HEADER, correlation.encode())
+        correlation = correlation_id.get() or ""
         try:
             intake = _intake(scope)
             with observe_webhook(self._provider):
@@ -51,9 +43,7 @@ class WebhookEndpoint:
                 chunks = _body_chunks(receive)
                 accepted = await intake.receive(self._provider, headers, chunks, correlation)
         except Exception as error:
-            response = refusal(error, self._retry_after_seconds)
-            response.raw_headers.append(echoed)
-            await response(scope, receive, send)
+            await refusal(error, self._retry_after_seconds)(scope, receive, send)
             return
         body = _json(
             {
@@ -65,11 +55,7 @@ class WebhookEndpoint:
         )
         length = (b"content-length", str(len(body)).encode())
         await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [length, _JSON_HEADER, echoed],
-            }
+            {"type": "http.response.start", "status": 200, "headers": [length, _JSON_HEADER]}
         )
         await send({"type": "http.response.body", "body": body})
 

@@ -263,14 +263,20 @@ def _unavailable(error: BaseException) -> BrokerUnavailable:
 
 
 def _fatal_error(error: BaseException) -> KafkaError | None:
-    detail = error.args[0] if error.args else None
+    detail = _kafka_error(error)
     # After a fatal error librdkafka refuses every record with `_FATAL`, and that error
     # does not carry the fatal flag itself.
-    if isinstance(detail, KafkaError) and (detail.fatal() or detail.code() == KafkaError._FATAL):
+    if detail is not None and (detail.fatal() or detail.code() == KafkaError._FATAL):
         return detail
     return None
 
 
-def _kafka_error_name(error: BaseException) -> str:
+def _kafka_error(error: BaseException) -> KafkaError | None:
+    """The KafkaError a KafkaException carries, if any."""
     detail = error.args[0] if error.args else None
-    return detail.name() if isinstance(detail, KafkaError) else "unknown"
+    return detail if isinstance(detail, KafkaError) else None
+
+
+def _kafka_error_name(error: BaseException) -> str:
+    detail = _kafka_error(error)
+    return detail.name() if detail is not None else "unknown"
