@@ -9,15 +9,15 @@ still documents the route (`ingress.app`).
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from common.logging import correlation_id
 from ingress.errors import ClientDisconnected
 from ingress.intake import Intake
-from ingress.observe import observe_webhook
+from ingress.observe import ObservedWebhook
 from ingress.responses import refusal
 from schemas.providers import Provider
 
@@ -38,14 +38,14 @@ class WebhookEndpoint:
         correlation = correlation_id.get() or ""
         try:
             intake = _intake(scope)
-            with observe_webhook(self._provider):
+            with ObservedWebhook(self._provider):
                 headers = _header_map(scope["headers"])
                 chunks = _body_chunks(receive)
                 accepted = await intake.receive(self._provider, headers, chunks, correlation)
         except Exception as error:
             await refusal(error, self._retry_after_seconds)(scope, receive, send)
             return
-        body = _json(
+        body = orjson.dumps(
             {
                 "status": "accepted",
                 "provider": self._provider.value,
@@ -58,15 +58,6 @@ class WebhookEndpoint:
             {"type": "http.response.start", "status": 200, "headers": [length, _JSON_HEADER]}
         )
         await send({"type": "http.response.body", "body": body})
-
-
-def _json(document: Mapping[str, str]) -> bytes:
-    return _ENCODER.encode(document).encode()
-
-
-# As Starlette's JSONResponse renders; one encoder, as json.dumps with options builds one
-# per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -70,8 +70,10 @@ class PayPalHeaders:
     @classmethod
     def from_mapping(cls, headers: Mapping[str, str]) -> PayPalHeaders:
         """Read the `PAYPAL-*` headers, whatever their case; `SignatureMissing` if one is absent."""
-        by_name = {name.lower(): value for name, value in headers.items()}
-        values = [by_name.get(name, "") for name in _HEADER_NAMES]
+        values = [headers.get(name, "") for name in _HEADER_NAMES]
+        if not all(values):  # lower-case names (as ASGI gives them) are the usual case
+            by_name = {name.lower(): value for name, value in headers.items()}
+            values = [by_name.get(name, "") for name in _HEADER_NAMES]
         if not all(values):
             raise SignatureMissing("a PAYPAL-* signature header is missing or empty")
         return cls(*values)

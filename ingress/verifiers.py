@@ -1,7 +1,8 @@
 """One verifier per provider: proves a raw body authentic before anything else reads it.
 
-`authenticated(body, headers)` is an async context manager: it raises a `SignatureError`
-(4xx) or `Unavailable` (503) on entry, and the request's remaining work runs inside it. The
+`authenticated(body, headers)` gives an async context manager: it raises a `SignatureError`
+(4xx) or `Unavailable` (503) when called or on entry, and the request's remaining work
+runs inside it. The
 PayPal verifier claims the transmission id there and releases it if that work fails, so
 PayPal's retry of a request we answered 503 is not mistaken for a replay.
 """
@@ -9,8 +10,8 @@ PayPal's retry of a request we answered 503 is not mistaken for a replay.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -31,6 +32,9 @@ STRIPE_SIGNATURE_HEADER = "stripe-signature"
 
 Clock = Callable[[], float]
 
+# A Stripe request holds nothing that must be released when its later steps fail.
+_NOTHING_TO_RELEASE: AbstractAsyncContextManager[None] = nullcontext()
+
 
 class Verifier(Protocol):
     def authenticated(
@@ -44,11 +48,12 @@ class StripeVerifier:
         self._tolerance_seconds = tolerance_seconds
         self._clock = clock
 
-    @asynccontextmanager
-    async def authenticated(self, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[None]:
+    def authenticated(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[None]:
         header = headers.get(STRIPE_SIGNATURE_HEADER)
         verify_stripe_signature(body, header, self._secrets, self._tolerance_seconds, self._clock())
-        yield
+        return _NOTHING_TO_RELEASE
 
 
 class PayPalVerifier:
@@ -66,20 +71,34 @@ class PayPalVerifier:
         # A transmission time is accepted within +-tolerance: an id stays replayable that long.
         self._replays = TransmissionReplayCache(ttl_seconds=2 * tolerance_seconds)
 
-    @asynccontextmanager
-    async def authenticated(self, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[None]:
-        paypal = PayPalHeaders.from_mapping(headers)
+    def authenticated(self, body: bytes, headers: Mapping[str, str]) -> _PayPalTransmission:
+        return _PayPalTransmission(self, body, PayPalHeaders.from_mapping(headers))
+
+    async def _verify(self, body: bytes, paypal: PayPalHeaders) -> None:
         certificate = await self._certificates.certificate(paypal.cert_url)
         now = datetime.fromtimestamp(self._clock(), UTC)
         verify_paypal_signature(
             body, paypal, self._webhook_id, certificate, now, self._tolerance_seconds
         )
         self._replays.claim(paypal.transmission_id)
-        try:
-            yield
-        except BaseException:
-            self._replays.release(paypal.transmission_id)
-            raise
+
+
+class _PayPalTransmission:
+    """One PayPal request's verification: on entry, verified and its transmission id
+    claimed; on an error inside, the claim is released. A class rather than an
+    `asynccontextmanager`: this runs for every webhook and the generator machinery costs."""
+
+    def __init__(self, verifier: PayPalVerifier, body: bytes, headers: PayPalHeaders) -> None:
+        self._verifier = verifier
+        self._body = body
+        self._headers = headers
+
+    async def __aenter__(self) -> None:
+        await self._verifier._verify(self._body, self._headers)
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is not None:
+            self._verifier._replays.release(self._headers.transmission_id)
 
 
 class NotConfigured:

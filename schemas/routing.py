@@ -11,20 +11,33 @@ import json
 from collections.abc import Mapping
 from typing import Final, NoReturn
 
+import orjson
+
 from schemas.providers import PayloadError, Provider, paypal_resource_kind
 
 _TYPE_FIELD: Final = {Provider.STRIPE: "type", Provider.PAYPAL: "event_type"}
 
 
 def load_payload(body: bytes) -> Mapping[str, object]:
-    """Decode a raw body (as `json.loads` would); only a JSON object is a webhook."""
+    """Decode a raw body; only a JSON object is a webhook. Accepts exactly what `json.loads`
+    accepts, except NaN and Infinity."""
     try:
-        # json.loads with any option builds a new decoder per call, which cost more than
-        # decoding a webhook; one decoder serves them all.
-        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        # orjson decodes a webhook several times faster, and every document it accepts
+        # `json.loads` accepts too; the bodies it refuses (a BOM, UTF-16, a lone surrogate
+        # escape, an overflowing number) take the standard library's way, so what ingress
+        # accepts does not depend on the decoder.
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        value = _load_with_stdlib(body)
+    return _as_object(value)
+
+
+def _load_with_stdlib(body: bytes) -> object:
+    try:
+        # json.loads with any option builds a new decoder per call; one serves them all.
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, RecursionError) as exc:
         raise PayloadError("payload_not_json", "the body is not valid UTF-8 JSON") from exc
-    return _as_object(value)
 
 
 def event_identity(provider: Provider, payload: object) -> tuple[str, str]:

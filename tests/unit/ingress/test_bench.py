@@ -15,6 +15,7 @@ from ingress.bench import (
     is_chosen,
     percentile,
     process_tree_cpu_seconds,
+    take_response,
 )
 
 pytestmark = pytest.mark.unit
@@ -36,6 +37,17 @@ def test_http_post_is_a_complete_http_1_1_request() -> None:
         b"Content-Length: 2",
         b"Stripe-Signature: t=1,v1=a",
     ]
+
+
+def test_a_response_is_taken_once_whole_and_only_then() -> None:
+    response = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nx: y\r\n\r\nbusy"
+    received = bytearray()
+    for byte in response[:-1]:
+        received.append(byte)
+        assert take_response(received) is None
+    received += response[-1:] + b"HTTP/1.1 200 OK"
+    assert take_response(received) == 503
+    assert received == b"HTTP/1.1 200 OK"  # the next response's start stays
 
 
 def test_percentile_is_nearest_rank() -> None:
