@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.kafka import broker_reachable
 from common.metrics import render_metrics
+from common.runtime import freeze_startup_objects
 from common.settings import PipelineSettings
 from ingress.body import JSON_MEDIA_TYPE
 from ingress.correlation import CorrelationIdMiddleware
@@ -61,6 +62,7 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
         async with AsyncExitStack() as stack:
             stack.callback(admin_database.dispose)
             app.state.intake = await open_intake(settings, stack, clock)
+            freeze_startup_objects()
             yield
 
     app = _IngressApp(title="payments-webhook-ingress", version="0.1.0", lifespan=lifespan)
