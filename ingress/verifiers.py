@@ -2,9 +2,9 @@
 
 `authenticated(body, headers)` gives an async context manager: it raises a `SignatureError`
 (4xx) or `Unavailable` (503) when called or on entry, and the request's remaining work
-runs inside it. The
-PayPal verifier claims the transmission id there and releases it if that work fails, so
-PayPal's retry of a request we answered 503 is not mistaken for a replay.
+runs inside it. The PayPal verifier claims the transmission id there and releases it if
+that work fails, so PayPal's retry of a request we answered 503 is not mistaken for a
+replay.
 """
 
 from __future__ import annotations
@@ -74,13 +74,18 @@ class PayPalVerifier:
     def authenticated(self, body: bytes, headers: Mapping[str, str]) -> _PayPalTransmission:
         return _PayPalTransmission(self, body, PayPalHeaders.from_mapping(headers))
 
-    async def _verify(self, body: bytes, paypal: PayPalHeaders) -> None:
+    async def verify_and_claim(self, body: bytes, paypal: PayPalHeaders) -> None:
+        """Raise unless `paypal` signs `body`; then claim its transmission id."""
         certificate = await self._certificates.certificate(paypal.cert_url)
         now = datetime.fromtimestamp(self._clock(), UTC)
         verify_paypal_signature(
             body, paypal, self._webhook_id, certificate, now, self._tolerance_seconds
         )
         self._replays.claim(paypal.transmission_id)
+
+    def release(self, paypal: PayPalHeaders) -> None:
+        """Forget the claim of a transmission whose request then failed."""
+        self._replays.release(paypal.transmission_id)
 
 
 class _PayPalTransmission:
@@ -94,11 +99,11 @@ class _PayPalTransmission:
         self._headers = headers
 
     async def __aenter__(self) -> None:
-        await self._verifier._verify(self._body, self._headers)
+        await self._verifier.verify_and_claim(self._body, self._headers)
 
     async def __aexit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         if error_type is not None:
-            self._verifier._replays.release(self._headers.transmission_id)
+            self._verifier.release(self._headers)
 
 
 class NotConfigured:
