@@ -151,10 +151,6 @@ class PayPalCertificateStore:
     async def certificate(self, url: str) -> x509.Certificate:
         """The leaf certificate for `url`. Raises `CertUrlInvalid`, `CertificateInvalid` or
         `CertificateUnavailable` (module docs)."""
-        checked = self._chains.get(url)
-        if checked is not None and checked.still_valid(self._now()):
-            return checked.chain[0]  # the URL was validated before it was cached
-        validate_cert_url(url, self._allowed_hosts)
         cached = self._cached_chain(url)
         if cached is not None:
             return cached[0]
@@ -169,6 +165,8 @@ class PayPalCertificateStore:
         checked = self._chains.get(url)
         if checked is not None and checked.still_valid(now):
             return checked.chain
+        if checked is None:  # a URL is validated once, before it is first cached
+            validate_cert_url(url, self._allowed_hosts)
         chain = checked.chain if checked is not None else self._read_disk(url)
         if chain is None:
             return None
