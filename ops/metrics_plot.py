@@ -49,7 +49,7 @@ PANELS = (
         (
             Quantile("payments_ingress_webhook_request_duration_seconds", 0.5, "ingress p50"),
             Quantile("payments_ingress_webhook_request_duration_seconds", 0.99, "ingress p99"),
-            Quantile("payments_worker_event_duration_seconds", 0.99, "worker per event p99"),
+            Quantile("payments_worker_batch_duration_seconds", 0.99, "worker per take p99"),
             Quantile("payments_sink_end_to_end_seconds", 0.5, "received → committed p50"),
             Quantile("payments_sink_end_to_end_seconds", 0.99, "received → committed p99"),
         ),

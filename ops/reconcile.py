@@ -115,7 +115,7 @@ def _totals(rows: Rows) -> list[CurrencyTotals]:
         key = (p["provider"], p["currency"] or "---")
         totals = by_key.setdefault(key, CurrencyTotals(*key))
         totals.payments_by_status[p["status"]] = totals.payments_by_status.get(p["status"], 0) + 1
-        totals.captured += p["captured_amount"]
+        totals.captured += p["captured_amount"] or 0
         totals.refunded += p["refunded_amount"]
         if p["status"] in DISPUTE_STATUSES:
             totals.disputed += rows.disputed_amount.get((p["provider"], p["payment_id"]), 0)
@@ -133,7 +133,10 @@ def _mismatches(payment: Row, rows: Rows) -> Iterable[Finding]:
         yield finding("no event trail")
     elif last["to_status"] != payment["status"]:
         yield finding(f"status differs from its last transition ({last['to_status']})")
-    if payment["refunded_amount"] > payment["captured_amount"]:
+    captured = payment["captured_amount"]
+    if captured is None:
+        yield finding("no event has reported the capture yet")
+    elif payment["refunded_amount"] > captured:
         yield finding("refunded more than captured")
 
 

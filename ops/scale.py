@@ -25,19 +25,14 @@ from confluent_kafka.admin import AdminClient
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
-from ops.rehome import Entry, Plan, Router, by_dedupe_payment, by_table_key, plan
+from ops.rehome import Entry, Plan, plan
 from ops.topics import ADMIN_TIMEOUT_SECONDS, increase_partitions, partition_counts
 from sinks.topic_scan import read_messages
-from streams.tables import DEDUPE, LOCKS, PAYMENTS, TABLE_NAMES, changelog_topic_specs
+from streams.tables import TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
 
 #: Longest time to read one changelog to its end.
 READ_TIMEOUT_SECONDS: Final = 600.0
-ROUTES: Final[dict[str, Router]] = {
-    DEDUPE: by_dedupe_payment,
-    LOCKS: by_table_key,
-    PAYMENTS: by_table_key,
-}
 
 
 class ScaleRefused(Exception):
@@ -80,7 +75,6 @@ class ScalePlan:
             p = moves.plan
             lines.append(
                 f"table {moves.table}: {p.moved} entries to move, {p.in_place} in place"
-                + (f", {p.unrouted} without a payment key" if p.unrouted else "")
                 + f" ({len(p.puts)} copies, {len(p.tombstones)} tombstones)"
             )
         if self.workers:
@@ -113,7 +107,7 @@ def prepare(settings: PipelineSettings, partitions: int, *, dry_run: bool = Fals
             "remove partitions"
         )
     tables = [
-        TableMoves(table, topic, _plan(settings, topic, ROUTES[table], counts[topic], partitions))
+        TableMoves(table, topic, plan(latest_entries(settings, topic), partitions))
         for table, topic in changelogs.items()
         if topic in counts
     ]
@@ -129,10 +123,6 @@ def apply(settings: PipelineSettings, scale: ScalePlan) -> None:
     increase_partitions(admin, scale.to_raise, scale.partitions)
     produce_entries(settings, [(m.topic, put) for m in scale.tables for put in m.plan.puts])
     produce_entries(settings, [(m.topic, dead) for m in scale.tables for dead in m.plan.tombstones])
-
-
-def _plan(settings: PipelineSettings, topic: str, route: Router, old: int, new: int) -> Plan:
-    return plan(latest_entries(settings, topic), route, old, new)
 
 
 def latest_entries(settings: PipelineSettings, topic: str) -> list[Entry]:

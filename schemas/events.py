@@ -18,7 +18,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 from schemas.mapping import Effect, PaymentStatus
 from schemas.providers import CurrencyCode, PayloadError, Provider
 
-SCHEMA_VERSION: Final = 1
+#: 2: `captured_amount` is null while no event has reported the capture (a refund or a
+#: dispute can arrive first). Version 1 records are read as they are.
+SCHEMA_VERSION: Final = 2
 PAYMENT_EVENT_SCHEMA_PATH: Final = Path(__file__).with_name("payment_event.schema.json")
 
 #: ISO 4217 minor-unit exponents other than the usual 2.
@@ -61,13 +63,14 @@ class PaymentEvent(BaseModel):
 
     Amounts are integer minor units of `currency` (ISO 4217 exponent: JPY 0, BHD 3).
     `captured_amount`, `refunded_amount` and `status` are the payment's totals after the
-    event; `refund_amount` and `dispute_amount` are this event's own. `outcome` is
-    "stale" when the payment already reflected newer events and this one changed nothing.
+    event (`captured_amount` null until an event reports the capture); `refund_amount` and
+    `dispute_amount` are this event's own. `outcome` is "stale" when the payment already
+    reflected newer events and this one changed nothing.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     provider: Provider
     event_id: str
     event_type: str
@@ -81,7 +84,7 @@ class PaymentEvent(BaseModel):
     version: NonNegativeInt
     currency: CurrencyCode | None = None
     amount: NonNegativeInt | None = None
-    captured_amount: NonNegativeInt
+    captured_amount: NonNegativeInt | None
     refunded_amount: NonNegativeInt
     refund_amount: NonNegativeInt | None = None
     dispute_amount: NonNegativeInt | None = None

@@ -49,7 +49,7 @@ class PaymentOut(BaseModel):
     status: str
     currency: str | None
     amount: int | None
-    captured_amount: int
+    captured_amount: int | None
     refunded_amount: int
     order_id: str | None
     version: int

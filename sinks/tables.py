@@ -67,7 +67,8 @@ def payment_totals() -> list[Column[Any]]:
         Column("status", Status, nullable=False),
         Column("currency", String(3)),
         Column("amount", BigInteger),
-        Column("captured_amount", BigInteger, nullable=False),
+        # Null while no event has reported the capture (a refund can arrive first).
+        Column("captured_amount", BigInteger),
         Column("refunded_amount", BigInteger, nullable=False),
     ]
 

@@ -22,7 +22,7 @@ import faust
 import mode.loop
 
 from common.settings import PipelineSettings
-from streams.worker import make_app
+from streams.engine import make_app
 
 GROUP_ID = "bare-faust-relay"
 

@@ -21,10 +21,19 @@ EVENTS = Counter(
     ["source", "outcome"],
     registry=REGISTRY,
 )
-EVENT_SECONDS = Histogram(
-    "payments_worker_event_duration_seconds",
-    "Time to process one record: parse, tables, state machine, hand-off to the producer.",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+BATCH_SECONDS = Histogram(
+    "payments_worker_batch_duration_seconds",
+    "Time to process one take of records, by source: the steps, the table's write batch and "
+    "the hand-off to the producer.",
+    ["source"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    registry=REGISTRY,
+)
+BATCH_RECORDS = Histogram(
+    "payments_worker_batch_records",
+    "Records in one take, by source.",
+    ["source"],
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500),
     registry=REGISTRY,
 )
 HELD_PARTITIONS = Gauge(
@@ -32,19 +41,14 @@ HELD_PARTITIONS = Gauge(
     "Retry-tier partitions paused until their head record is due.",
     registry=REGISTRY,
 )
-DEDUPE_SWEPT = Counter(
-    "payments_worker_dedupe_entries_expired",
-    "Dedupe entries deleted (RocksDB and changelog) after the retention window.",
-    registry=REGISTRY,
-)
 DELIVERY_FAILURES = Counter(
     "payments_worker_delivery_failures",
-    "Records the broker did not acknowledge; the worker stops so their input is re-read.",
+    "Batches the broker did not acknowledge; the worker exits so their input is re-read.",
     registry=REGISTRY,
 )
 RETRIES = Counter(
     "payments_worker_retries",
-    "Records sent to a retry tier (parked or queued behind a parked event), by tier.",
+    "Records sent to a retry tier after a failure, by tier.",
     ["tier"],
     registry=REGISTRY,
 )

@@ -1,44 +1,69 @@
-"""One record through the pure steps: parse → dedupe → key lock → apply → route.
+"""One record through the pure steps: place → parse → dedupe → apply → route.
 
-The worker reads the three table entries the event needs into a `View`, calls `process`,
-then writes and sends what the returned `Step` says.
+The worker hands `step` a record and a way to read its payment's record from the table;
+the returned `Step` says what to store and what to send. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
 
-from streams import dedupe, keylock, route
-from streams.apply import apply
-from streams.dedupe import DedupeEntry
-from streams.keylock import KeyLock
+from common.errors import PermanentError
+from streams import dedupe, route
 from streams.normalize import NormalizedEvent
+from streams.parse import parse
+from streams.payment_record import PaymentRecord
+from streams.placement import forward
 from streams.records import Inbound
-from streams.route import Policy, Step, Writes
-from streams.state_machine import PaymentState
+from streams.retry import Failure
+from streams.route import Policy, Step
+from streams.state_machine import Applied, Stale, apply_event, described_again
+
+log = logging.getLogger("streams.process")
+
+#: `payment key → its stored record` (None: the payment has none yet)
+ReadRecord = Callable[[str], PaymentRecord | None]
+
+_EMPTY = PaymentRecord()
 
 
-@dataclass(frozen=True, slots=True)
-class View:
-    """The table entries of one event: its dedupe entry, its payment's lock and state."""
-
-    dedupe: DedupeEntry | None
-    lock: KeyLock | None
-    state: PaymentState | None
+def step(record: Inbound, read: ReadRecord, now_ms: int, policy: Policy) -> Step:
+    """What to do with `record`. A record no retry can fix goes to dlq; an unexpected error
+    in the payment logic climbs the retry ladder (it may be fixed by a deploy)."""
+    moved = forward(record, policy.partitions)
+    if moved is not None:  # written before a partition increase: its payment moved on
+        return Step("forwarded", (moved,))
+    try:
+        event = parse(record)
+        return process(record, event, read(event.payment_key), now_ms, policy)
+    except PermanentError as error:
+        return route.rejected(record, error, now_ms, policy)
+    except Exception as error:
+        log.exception("processing failed", extra={"origin": record.origin})
+        return route.retried(record, Failure.of(error), now_ms, policy)
 
 
 def process(
-    record: Inbound, event: NormalizedEvent, view: View, now_ms: int, policy: Policy
+    record: Inbound,
+    event: NormalizedEvent,
+    stored: PaymentRecord | None,
+    now_ms: int,
+    policy: Policy,
 ) -> Step:
-    seen = dedupe.verdict(view.dedupe, record.origin, now_ms, policy.retention_ms)
+    current = stored or _EMPTY
+    seen = dedupe.verdict(
+        current.seen_event(event.event_id), record.origin, now_ms, policy.retention_ms
+    )
     if seen == "duplicate":
-        return Step("duplicate", writes=Writes(lock=route.released(view.lock, event.event_id)))
-    from_retry = record.topic in policy.ladder.tiers
-    match keylock.verdict(view.lock, route.candidate(record, event), from_retry=from_retry):
-        case "drop":
-            return Step("duplicate")
-        case "queue":
-            return route.queued(record, event, view.lock, now_ms, policy)
-        case "proceed":
-            outcome = apply(view.state, event, replay=seen == "replay")
-            return route.resolved(record, event, view.lock, outcome, now_ms, policy)
+        return Step("duplicate")
+    if seen == "replay" and current.state is not None:
+        # Written again too: its first changelog record may be lost with the outputs.
+        again = described_again(current.state, event)
+        return route.resolved(record, again, now_ms, policy, (event.payment_key, current))
+    outcome = apply_event(current.state, event)
+    if not isinstance(outcome, Applied | Stale):
+        return route.resolved(record, outcome, now_ms, policy)
+    applied_at = dedupe.Seen(now_ms, record.origin)
+    after = current.applied(outcome.state, event.event_id, applied_at, policy.retention_ms)
+    return route.resolved(record, outcome, now_ms, policy, (event.payment_key, after))

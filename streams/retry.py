@@ -44,12 +44,6 @@ class Ladder:
                 return tier
         return None
 
-    def waiting_tier(self, attempt: int) -> int:
-        """The tier an event queued behind its payment's parked head circles in: the one of
-        its own last attempt (waiting is no failure, so it does not climb)."""
-        tier = self.tier_for(max(attempt, 1))
-        return tier if tier is not None else len(self.tiers) - 1
-
 
 @dataclass(frozen=True, slots=True)
 class Failure:

@@ -1,19 +1,22 @@
 """Apply one normalized event to its payment's state. Pure: replaying it is safe.
 
 The state is a handful of facts, each merged so that the order of merging does not
-matter; that is what makes the result independent of delivery order:
+matter; that is what makes the state a function of the set of events seen, whatever their
+order and the time between them (docs/design.md, guarantee 3):
 
 - lifecycle and dispute status: the newest event's, ordered by provider time, then by
   progress. Stripe's timestamps have one-second resolution and same-second events arrive
   in any order, so arrival cannot break ties; progress (captured beats requires_action)
   reflects how payments move. Events equal on both carry the same status.
-- captured: the largest amount reported (providers report it whole, not as increments).
+- captured: the largest amount reported (providers report it whole, not as increments);
+  None until an event reports one. A refund or a dispute proves the charge was captured,
+  so it applies at once: the status follows from it, the captured amount stays unknown.
 - refunded: the larger of the per-refund sum (a refund counted once by id; a failed one
   counts 0 for good) and the largest running total a provider reported.
 - amount: the newest report. currency: the first report; another one is a permanent error.
 
-Merging an event twice changes nothing, so the bounded list of recent event ids only
-spares the sink a second record of a redelivery.
+Merging an event twice changes nothing: dedupe (`streams.payment_record`) only spares the
+sink a second record of a redelivery.
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 from schemas.events import PaymentEvent
 from schemas.mapping import Effect, PaymentStatus
 from streams.normalize import EventFacts, NormalizedEvent
-
-RECENT_EVENT_IDS: Final = 64
 
 _PROGRESS: Final = {
     status: rank
@@ -80,12 +81,11 @@ class PaymentState(BaseModel):
     lifecycle: StatusMark | None = None
     dispute: StatusMark | None = None
     amount_mark: AmountMark | None = None
-    captured: NonNegativeInt = 0
+    captured: NonNegativeInt | None = None
     refunds: Mapping[str, NonNegativeInt] = {}
     reported_refunded: NonNegativeInt = 0
     last_event_at: AwareDatetime
     version: NonNegativeInt = 0
-    recent_event_ids: tuple[str, ...] = ()
 
     @property
     def amount(self) -> int | None:
@@ -100,7 +100,8 @@ class PaymentState(BaseModel):
         if self.dispute is not None:
             return self.dispute.status
         if self.refunded:
-            full = self.refunded >= self.captured
+            # Until the capture is reported, a refund proves some money went back, not all.
+            full = self.captured is not None and self.refunded >= self.captured
             return PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED
         if self.lifecycle is not None:
             return self.lifecycle.status
@@ -122,18 +123,6 @@ class Stale:
 
 
 @dataclass(frozen=True, slots=True)
-class Duplicate:
-    """Already applied: acknowledge it and emit nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class NotYetApplicable:
-    """Depends on an event not seen yet: park it on the retry ladder."""
-
-    reason: Literal["capture_not_seen"]
-
-
-@dataclass(frozen=True, slots=True)
 class Rejected:
     """Can never apply: dead-letter it with `reason`."""
 
@@ -141,21 +130,18 @@ class Rejected:
     detail: str
 
 
-Outcome = Applied | Stale | Duplicate | NotYetApplicable | Rejected
+Outcome = Applied | Stale | Rejected
 
 
 def apply_event(state: PaymentState | None, event: NormalizedEvent) -> Outcome:
-    """The outcome of `event` on `state` (None: the payment's first event)."""
-    if state is not None and event.event_id in state.recent_event_ids:
-        return Duplicate()
+    """The outcome of `event`, not seen before, on `state` (None: the payment's first
+    event). Never "wait": whatever arrives first applies at once."""
     facts = event.facts
     known = state.currency if state else None
     if known and facts.currency and facts.currency != known:
         return Rejected("currency_mismatch", f"{facts.currency} on a {known} payment")
     merged = _merge(state, event)
-    if merged.refunded > merged.captured:
-        if not merged.captured:
-            return NotYetApplicable("capture_not_seen")
+    if merged.captured is not None and merged.refunded > merged.captured:
         return Rejected(
             "refund_exceeds_captured", f"refunds of {merged.refunded} > {merged.captured} captured"
         )
@@ -176,13 +162,22 @@ def _merge(state: PaymentState | None, event: NormalizedEvent) -> PaymentState:
         lifecycle=_newer(base.lifecycle, _status_mark(facts, _LIFECYCLE_EFFECTS)),
         dispute=_newer(base.dispute, _status_mark(facts, _DISPUTE_EFFECTS)),
         amount_mark=_newer(base.amount_mark, _amount_mark(facts)),
-        captured=max(base.captured, facts.captured or 0),
+        captured=_larger(base.captured, facts.captured),
         refunds=_with_refund(base.refunds, facts),
         reported_refunded=max(base.reported_refunded, facts.refunded_total or 0),
         last_event_at=max(base.last_event_at, facts.occurred_at),
         version=base.version + 1,
-        recent_event_ids=(*base.recent_event_ids, event.event_id)[-RECENT_EVENT_IDS:],
     )
+
+
+def described_again(state: PaymentState, event: NormalizedEvent) -> Applied:
+    """`event`, which `state` already reflects, described once more (a crash replay whose
+    first outputs may have been lost): the same state, nothing merged twice."""
+    return Applied(state, _payment_event(event, state, state, "applied"))
+
+
+def _larger(known: int | None, reported: int | None) -> int | None:
+    return known if reported is None else max(known or 0, reported)
 
 
 MarkT = TypeVar("MarkT", StatusMark, AmountMark)
@@ -216,7 +211,7 @@ def _with_refund(refunds: Mapping[str, int], facts: EventFacts) -> dict[str, int
 
 
 def _facts_of(state: PaymentState) -> dict[str, object]:
-    return state.model_dump(exclude={"last_event_at", "version", "recent_event_ids"})
+    return state.model_dump(exclude={"last_event_at", "version"})
 
 
 def _payment_event(

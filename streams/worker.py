@@ -1,15 +1,16 @@
-"""The streams worker: a faust app whose agents only loop, call the pure steps and send.
+"""The streams worker: a faust app whose agents take records, run the pure steps
+(`streams.process`) and send what they say.
 
-One agent reads raw-webhooks, one each retry tier; each runs at concurrency 1 (faust acks
-an event when its agent moves on, and with more than one actor per agent it could commit
-past an event still being processed). Guarantees:
+One agent reads raw-webhooks in takes, one each retry tier record by record; each runs at
+concurrency 1 (they write the table). Guarantees:
 
-- at least once: faust flushes the producer before it commits input offsets, so every
-  output of a committed record is on the broker. A crash re-reads uncommitted records;
-  `streams.dedupe` recognises them (`replay`) and sends their outputs again, which the
-  idempotent sink absorbs;
-- one apply per event across deliveries (dedupe table, then the state machine's own check);
-- per-payment order through the key lock; retries wait in `streams.gate` without
+- at least once: a record's offset becomes committable only once its outputs and its
+  payment's changelog record are acknowledged by the broker (`engine.hold`); a crash
+  re-reads uncommitted records, dedupe recognises them (`replay`) and their outputs are
+  sent again, which the idempotent sink absorbs;
+- one apply per event across deliveries (the payment record's `seen` ids);
+- any order of a payment's events gives the same state (`streams.state_machine`), so
+  nothing waits: the retry tiers carry failures only, and wait in `streams.gate` without
   blocking anything else.
 """
 
@@ -17,18 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
-from functools import partial
-from typing import Any, Final, cast
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn
 
 import faust
 import mode.loop
-from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import start_http_server
 
-from common.errors import PermanentError
 from common.kafka import make_admin
 from common.logging import correlation_id
 from common.metrics import REGISTRY
@@ -36,84 +36,56 @@ from common.settings import PipelineSettings
 from ops.topics import create_topics, mismatched_partitions
 from schemas import headers as h
 from schemas.headers import header_map
-from streams import route
+from streams import engine
+from streams.engine import app_id
 from streams.gate import DueGate
 from streams.observe import (
+    BATCH_RECORDS,
+    BATCH_SECONDS,
     DELIVERY_FAILURES,
-    EVENT_SECONDS,
     EVENTS,
     RETRY_LATENESS_SECONDS,
     Source,
     observe_hops,
 )
-from streams.parse import parse
-from streams.placement import forward
-from streams.process import process
+from streams.placement import home_partition
+from streams.process import step
 from streams.records import Inbound, Outbound
 from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step
-from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
+from streams.tables import ChangelogRecord, PaymentTable, changelog_topic_specs
 
 log = logging.getLogger("streams.worker")
 
 Clock = Callable[[], float]
 
-PRODUCER_LINGER_SECONDS: Final = 0.01
-#: Per partition; below the producer's 1 MB request limit and the broker's message limit.
-PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
-#: How often the tables' stores learn their changelogs' written offsets (`Tables.on_sent`).
+#: Records taken from raw-webhooks at once, and how long a take waits to fill up.
+TAKE_RECORDS: Final = 500
+TAKE_SECONDS: Final = 0.005
+#: Takes whose outputs may be on their way to the broker at once; the next take waits.
+TAKES_IN_FLIGHT: Final = 4
+#: How often the table's stores learn their changelogs' written offsets.
 PERSIST_OFFSETS_SECONDS: Final = 1.0
+#: Exit status when the broker refuses an output: the input must be read again.
+DELIVERY_FAILED_EXIT: Final = 70
 
-
-def app_id(settings: PipelineSettings) -> str:
-    """The consumer group, and the prefix of the tables' changelog topics."""
-    return f"{settings.topic_prefix}{settings.worker_group_id}"
-
-
-def make_app(settings: PipelineSettings) -> faust.App:
-    servers = settings.kafka_bootstrap_servers.split(",")
-    return faust.App(
-        app_id(settings),
-        broker=[f"kafka://{server.strip()}" for server in servers],
-        store="rocksdb://",
-        datadir=str(settings.worker_data_dir / settings.worker_id),
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication_factor,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        # Each event produces its output and two or three changelog records. With no linger
-        # the producer sends a request per handful of records (profiled: a socket send per
-        # event, a third of the CPU in request building and ack handling); a short linger and
-        # room for bigger batches cut the CPU per event by a third. Durability is unchanged:
-        # acks=all, and faust flushes the producer before it commits input offsets.
-        producer_linger=PRODUCER_LINGER_SECONDS,
-        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
-        broker_commit_interval=1.0,
-        broker_session_timeout=settings.worker_session_timeout_seconds,
-        broker_heartbeat_interval=settings.worker_session_timeout_seconds / 4,
-        # A held tier partition legitimately commits nothing for a whole tier delay.
-        broker_commit_livelock_soft_timeout=max(settings.retry_delays_seconds) + 60,
-        web_enabled=False,
-        autodiscover=False,
-    )
+__all__ = ["StreamsWorker", "app_id", "run"]
 
 
 class StreamsWorker:
-    """Declares the app's tables and agents. `clock` (epoch seconds) is injectable so that
+    """Declares the app's table and agents. `clock` (epoch seconds) is injectable so that
     due times and dedupe expiry can be tested without sleeping."""
 
     def __init__(self, settings: PipelineSettings, *, clock: Clock = time.time) -> None:
         settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
-        self.app = make_app(settings)
-        self.tables = Tables(self.app, settings)
+        self.app = engine.make_app(settings)
+        self.table = PaymentTable(self.app, settings)
         self.policy = Policy.from_settings(settings)
         self._clock = clock
         self._gate = DueGate(self.app.consumer)
-        self._crashing: asyncio.Future[None] | None = None
         self._topics = topics = settings.topics
         self._topic_prefix = settings.topic_prefix
-        self._partitions = settings.topic_partitions
+        self._in_flight: deque[asyncio.Future[None]] = deque()
         self._agent(topics.raw_webhooks, self._consume_raw)
         for tier in topics.retry:
             self._agent(tier, self._consume_tier)
@@ -132,96 +104,96 @@ class StreamsWorker:
         )(consume)
 
     async def _consume_raw(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self._handle(_inbound(event), "raw")
+        async for events in stream.take_events(TAKE_RECORDS, within=TAKE_SECONDS):
+            messages = [event.message for event in events]
+            for message in messages:
+                engine.hold(message)
+            await self._admit(self._process(messages, "raw"))
 
     async def _consume_tier(self, stream: Any) -> None:
         # Acks are manual: a record skipped by the gate must stay unacknowledged.
         async for event in stream.noack().events():
-            record = _inbound(event)
+            message = event.message
+            record = _inbound(message)
             wait = seconds_until_due(record, self._now_ms())
-            # faust's TP, not the driver's: faust's resume_partitions stores what it is given
-            # and its fetcher asserts on anything else.
-            tp = TP(record.topic, record.partition)
-            if self._gate.admit(tp, record.offset, wait):
+            if self._gate.admit(engine.tp(record.topic, record.partition), record.offset, wait):
                 late = seconds_late(record, self._now_ms())
                 if late is not None:
                     RETRY_LATENESS_SECONDS.observe(late)
-                await self._handle(record, "retry")
-                event.ack()
+                await self._admit(self._process([message], "retry"))
             else:
-                # Held: the gate seeks back to it, so it is delivered again when due. faust
-                # must stop waiting for its ack, or every rebalance and stop waits for it
-                # (`stream_wait_empty`) until the member is thrown out. Commits still stop
-                # before it: its offset is never acked.
-                cast(Any, self.app.consumer)._unacked_messages.discard(event.message)
+                # Held: the gate seeks back to it, so it is delivered again when due.
+                engine.stop_waiting_for(self.app, message)
 
-    async def _handle(self, record: Inbound, source: Source) -> None:
+    async def _admit(self, sending: asyncio.Future[None]) -> None:
+        """Back-pressure: wait for the oldest take's delivery once too many are on their way."""
+        self._in_flight.append(sending)
+        while self._in_flight and self._in_flight[0].done():
+            self._in_flight.popleft()
+        if len(self._in_flight) > TAKES_IN_FLIGHT:
+            await self._in_flight.popleft()
+
+    def _process(self, messages: Sequence[Any], source: Source) -> asyncio.Future[None]:
+        """Run the steps over `messages`, write the table, and send everything; the
+        messages are released (committable) once the broker has all of it."""
         started = time.perf_counter()
-        token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
-        try:
-            step, changes = self._step(record)
-            for change in changes:
-                await self._send_change(change)
-            for out in step.outputs:
-                await self._send(out)
-            for tombstone in self.tables.maybe_sweep(record.partition, self._now_ms()):
-                await self._send_change(tombstone)
-        finally:
-            correlation_id.reset(token)
-        EVENTS.labels(source, step.outcome).inc()
-        EVENT_SECONDS.observe(time.perf_counter() - started)
-        observe_hops(step.outputs, self._topics, self._topic_prefix)
-
-    def _step(self, record: Inbound) -> tuple[Step, list[ChangelogRecord]]:
         now_ms = self._now_ms()
-        changes: list[ChangelogRecord] = []
-        moved = forward(record, self._partitions)
-        if moved is not None:  # written before a partition increase: its tables moved on
-            return Step("forwarded", (moved,)), changes
-        try:
-            event = parse(record)
-        except PermanentError as error:
-            step = route.rejected(record, error, now_ms, self.policy)
-        else:
-            view = self.tables.view(record.partition, event)
-            step = process(record, event, view, now_ms, self.policy)
-            changes = self.tables.write(record.partition, event, step.writes)
-        if step.outcome in ("parked", "queued", "dead_lettered"):
-            log.info(step.outcome, extra={"origin": record.origin, "to": step.outputs[0].topic})
-        return step, changes
+        batch = self.table.batch()
+        outputs: list[Outbound] = []
+        for message in messages:
+            record = _inbound(message)
+            token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
+            try:
+                done = step(record, batch.reader(record.partition), now_ms, self.policy)
+            finally:
+                correlation_id.reset(token)
+            if done.write is not None:
+                batch.put(record.partition, *done.write)
+            outputs.extend(done.outputs)
+            self._observe(done, source, record)
+        changes = batch.commit()
+        sent = engine.send_batches(self.app, self._batches(outputs, changes))
+        sending = asyncio.ensure_future(self._release_when_sent(messages, sent))
+        BATCH_SECONDS.labels(source).observe(time.perf_counter() - started)
+        BATCH_RECORDS.labels(source).observe(len(messages))
+        return sending
 
-    async def _send(self, out: Outbound) -> None:
-        # Not awaited one by one (a broker round trip per record): faust flushes the
-        # producer before it commits the input offsets.
-        sent = await self.app.producer.send(
-            out.topic, out.key, out.value, out.partition, None, list(out.headers)
-        )
-        cast("asyncio.Future[Any]", sent).add_done_callback(self._delivered)
+    def _batches(
+        self, outputs: list[Outbound], changes: list[ChangelogRecord]
+    ) -> dict[tuple[str, int], list[tuple[bytes, bytes | None, Any]]]:
+        batches: defaultdict[tuple[str, int], list[tuple[bytes, bytes | None, Any]]]
+        batches = defaultdict(list)
+        for out in outputs:
+            partition = out.partition
+            if partition is None:  # as the Java client's partitioner places a keyed record
+                partition = home_partition(out.key, self.policy.partitions)
+            batches[(out.topic, partition)].append((out.key, out.value, list(out.headers)))
+        changelog = self.table.changelog_topic
+        for change in changes:
+            batches[(changelog, change.partition)].append((change.key, change.value, []))
+        return batches
 
-    async def _send_change(self, change: ChangelogRecord) -> None:
-        sent = await self.app.producer.send(
-            change.topic, change.key, change.value, change.partition, None, None
-        )
-        future = cast("asyncio.Future[Any]", sent)
-        future.add_done_callback(partial(self._change_delivered, change))
+    async def _release_when_sent(
+        self, messages: Sequence[Any], sent: list[asyncio.Future[Any]]
+    ) -> None:
+        results = await asyncio.gather(*sent, return_exceptions=True)
+        changelog = self.table.changelog_topic
+        for result in results:
+            if isinstance(result, BaseException):
+                _delivery_failed(result)
+            if result.topic == changelog:
+                self.table.on_sent(result.partition, result.offset)
+        for message in messages:
+            engine.release(self.app, message)
 
-    def _change_delivered(self, change: ChangelogRecord, future: asyncio.Future[Any]) -> None:
-        if self._delivered(future):
-            self.tables.on_sent(change, future.result().offset)
-
-    def _delivered(self, future: asyncio.Future[Any]) -> bool:
-        error = None if future.cancelled() else future.exception()
-        if error is None:
-            return True
-        # The input offset must not be committed past a lost output: stop the worker.
-        DELIVERY_FAILURES.inc()
-        log.error("delivery failed, stopping", extra={"error": repr(error)})
-        self._crashing = asyncio.ensure_future(self.app.crash(error))
-        return False
+    def _observe(self, done: Step, source: Source, record: Inbound) -> None:
+        EVENTS.labels(source, done.outcome).inc()
+        if done.outcome in ("retried", "dead_lettered"):
+            log.info(done.outcome, extra={"origin": record.origin, "to": done.outputs[0].topic})
+            observe_hops(done.outputs, self._topics, self._topic_prefix)
 
     async def _persist_offsets(self) -> None:
-        self.tables.persist_offsets()
+        self.table.persist_offsets()
 
     async def _on_revoked(self, _app: Any, /, *revoked: Any, **_: Any) -> None:
         for tps in revoked:
@@ -231,8 +203,16 @@ class StreamsWorker:
         return int(self._clock() * 1000)
 
 
-def _inbound(event: Any) -> Inbound:
-    message = event.message
+def _delivery_failed(error: BaseException) -> NoReturn:
+    """Stop at once, committing nothing: a graceful stop would commit offsets of records
+    whose outputs the broker refused. The records are read again after the restart."""
+    DELIVERY_FAILURES.inc()
+    log.critical("delivery failed, exiting", extra={"error": repr(error)})
+    logging.shutdown()
+    os._exit(DELIVERY_FAILED_EXIT)
+
+
+def _inbound(message: Any) -> Inbound:
     return Inbound(
         topic=message.topic,
         partition=message.partition,
@@ -257,7 +237,7 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     changelogs = changelog_topic_specs(app_id(settings), settings)
     create_topics(admin, changelogs)
     # faust compares the live counts of a source topic and its changelog, not the count the
-    # tables are declared with: a worker left at the old TOPIC_PARTITIONS after a scale would
+    # table is declared with: a worker left at the old TOPIC_PARTITIONS after a scale would
     # run, and forward records to the wrong partitions.
     inputs = [settings.topics.raw_webhooks, *settings.topics.retry, *(c.name for c in changelogs)]
     if wrong := mismatched_partitions(admin, inputs, settings.topic_partitions):

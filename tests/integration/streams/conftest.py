@@ -95,10 +95,11 @@ class Pipeline:
         )
         assert self._producer.flush(15) == 0
 
-    def start_worker(self, worker_id: str = "w1") -> Worker:
+    def start_worker(self, worker_id: str = "w1", *, module: str = "ops.cli") -> Worker:
+        """`module`: another entry point with the worker's command line (a faulty worker)."""
         # The child writes to its own copy of the descriptor.
         with (self.workdir / f"{worker_id}.log").open("ab") as log:
-            argv = [sys.executable, "-m", "ops.cli", "worker"]
+            argv = [sys.executable, "-m", module, "worker"]
             env = worker_env(self.settings, self.workdir / "data", worker_id, self.metrics_port)
             worker = Worker(spawn(argv, log=log, env=env))
         self.workers.append(worker)

@@ -33,12 +33,8 @@ def test_each_attempt_has_a_tier_until_the_ladder_ends(attempt: int, tier: int |
     assert LADDER.tier_for(attempt) == tier
 
 
-def test_a_waiting_event_circles_the_tier_of_its_own_attempt() -> None:
-    assert [LADDER.waiting_tier(a) for a in (0, 1, 3, 5, 7)] == [0, 0, 1, 2, 2]
-
-
 def test_the_first_hop_records_where_the_event_came_from() -> None:
-    headers = hop_headers(record(), Failure("NotYetApplicable", "capture_not_seen"), 1, 1000, 61000)
+    headers = hop_headers(record(), Failure("ValueError", "boom"), 1, 1000, 61000)
     assert headers == {
         **INGRESS,
         h.ORIGINAL_TOPIC: "raw",
@@ -47,8 +43,8 @@ def test_the_first_hop_records_where_the_event_came_from() -> None:
         h.FIRST_FAILED_AT: "1000",
         h.RETRY_ATTEMPT: "1",
         h.RETRY_DUE_AT: "61000",
-        h.ERROR_CLASS: "NotYetApplicable",
-        h.ERROR_MESSAGE: "capture_not_seen",
+        h.ERROR_CLASS: "ValueError",
+        h.ERROR_MESSAGE: "boom",
     }
 
 

@@ -1,0 +1,36 @@
+"""captured_amount may be null: a refund or a dispute can arrive before its capture
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-02
+
+Dropping NOT NULL takes no rewrite and no long lock in PostgreSQL, so it runs while sinks
+write; sinks of the previous release never write a null, so they keep working after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TABLES = ("webhook_events", "payments")
+
+
+def upgrade() -> None:
+    for table in TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("captured_amount", existing_type=sa.BigInteger, nullable=True)
+
+
+def downgrade() -> None:
+    for table in TABLES:
+        op.execute(f"UPDATE {table} SET captured_amount = 0 WHERE captured_amount IS NULL")
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("captured_amount", existing_type=sa.BigInteger, nullable=False)

@@ -1,0 +1,156 @@
+"""The faust adapter: every faust (and faust-driven aiokafka) internal the worker touches.
+
+faust stays the engine: it runs the consumer group, assigns partitions, declares, restores
+and hands over the RocksDB tables and commits offsets. The worker bypasses three of its
+per-message paths, each through one function here:
+
+- table writes go to the partition's RocksDB in one write batch, and their changelog
+  records are produced with the outputs (faust's dict API queues a changelog send per key
+  through its own producer buffer); faust still learns how far each changelog is written
+  (`set_persisted_offset`), so a restart restores only what follows;
+- outputs are produced as one batch per topic partition (`send_batches`);
+- a record's offset becomes committable only once everything it caused is on the broker
+  (`hold` / `release`), not when its take ends.
+
+`tests/unit/streams/test_engine.py` fails when a faust or aiokafka upgrade changes any of
+these; read it before upgrading either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, cast
+
+import faust
+import rocksdict
+from faust.types import TP
+
+from common.settings import PipelineSettings
+
+#: The versions this adapter was written against (checked by its test).
+FAUST_VERSION: Final = "0.15.3"
+AIOKAFKA_VERSION: Final = "0.14.0"
+
+PRODUCER_LINGER_SECONDS: Final = 0.005
+#: Per partition; below the producer's 1 MB request limit and the broker's message limit.
+PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
+#: RocksDB memtable size per table partition (faust's default is 64 MiB).
+WRITE_BUFFER_BYTES: Final = 16 * 1024 * 1024
+
+#: `(topic, partition) → [(key, value, headers)]`, value None: a tombstone
+Batches = Mapping[tuple[str, int], Sequence[tuple[bytes, bytes | None, Sequence[Any]]]]
+
+
+def app_id(settings: PipelineSettings) -> str:
+    """The consumer group, and the prefix of the table's changelog topic."""
+    return f"{settings.topic_prefix}{settings.worker_group_id}"
+
+
+def make_app(settings: PipelineSettings) -> faust.App:
+    servers = settings.kafka_bootstrap_servers.split(",")
+    return faust.App(
+        app_id(settings),
+        broker=[f"kafka://{server.strip()}" for server in servers],
+        store="rocksdb://",
+        datadir=str(settings.worker_data_dir / settings.worker_id),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=PRODUCER_LINGER_SECONDS,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.worker_session_timeout_seconds / 4,
+        # A held tier partition legitimately commits nothing for a whole tier delay.
+        broker_commit_livelock_soft_timeout=max(settings.retry_delays_seconds) + 60,
+        web_enabled=False,
+        autodiscover=False,
+    )
+
+
+def declare_table(app: faust.App, name: str, settings: PipelineSettings) -> Any:
+    """A RocksDB table of raw bytes, co-partitioned with the pipeline topics."""
+    return app.Table(
+        name,
+        default=None,
+        partitions=settings.topic_partitions,
+        key_type=bytes,  # bytes: faust's raw serializer
+        value_type=bytes,
+        options={
+            "block_cache_size": settings.worker_block_cache_bytes,
+            "write_buffer_size": WRITE_BUFFER_BYTES,
+        },
+    )
+
+
+def changelog_topic(table: Any) -> str:
+    name: str = table.changelog_topic.get_topic_name()
+    return name
+
+
+def partition_db(table: Any, partition: int) -> Any:
+    """The RocksDB of one table partition (faust opens it on first use)."""
+    return table.data._db_for_partition(partition)
+
+
+def write(table: Any, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
+    """Put `items` into the partition's RocksDB in one atomic write batch."""
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    for key, value in items:
+        batch.put(key, value)
+    partition_db(table, partition).write(batch)
+
+
+def set_persisted_offset(table: Any, topic: str, partition: int, offset: int) -> None:
+    """Tell the table's store how far its changelog partition is written."""
+    table.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+def send_batches(app: faust.App, batches: Batches) -> list[asyncio.Future[Any]]:
+    """Produce each topic partition's records as few batches as fit; one future per batch,
+    done when the broker acknowledged it."""
+    producer = cast(Any, app.producer)._ensure_producer()
+    futures: list[asyncio.Future[Any]] = []
+    for (topic, partition), records in batches.items():
+        batch = producer.create_batch()
+        for key, value, headers in records:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                futures.append(_submit(producer, batch, topic, partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
+        futures.append(_submit(producer, batch, topic, partition))
+    return futures
+
+
+def _submit(producer: Any, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+    async def delivered() -> Any:
+        queued = await producer.send_batch(batch, topic, partition=partition)
+        return await queued
+
+    return asyncio.ensure_future(delivered())
+
+
+def hold(message: Any) -> None:
+    """Keep `message`'s offset from being committed until `release`, whatever the stream
+    does with it meanwhile (a take acks its events when the next take starts)."""
+    message.incref()
+
+
+def release(app: faust.App, message: Any) -> None:
+    message.ack(app.consumer)
+
+
+def stop_waiting_for(app: faust.App, message: Any) -> None:
+    """faust stops waiting for `message`'s ack (a record the gate skipped): every
+    rebalance and stop would wait for it (`stream_wait_empty`) until the member is thrown
+    out. Its offset is still never committed: it is never acked."""
+    cast(Any, app.consumer)._unacked_messages.discard(message)
+
+
+def tp(topic: str, partition: int) -> TP:
+    """faust's TP, not the driver's: faust's resume_partitions stores what it is given and
+    its fetcher asserts on anything else."""
+    return TP(topic, partition)
