@@ -89,8 +89,6 @@ class PipelineSettings(BaseSettings):
     #: RocksDB block cache per table partition; faust's default is 2 GiB each.
     worker_block_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
     dedupe_retention_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
-    #: How often a partition's expired dedupe entries are swept out of RocksDB.
-    dedupe_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     #: How long the group waits for a silent worker (killed, partitioned away) before it
     #: hands its partitions to the others. Heartbeats run on the consumer's own thread, so a
     #: busy worker is not mistaken for a dead one. The broker's floor is 6 s.

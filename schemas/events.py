@@ -95,6 +95,10 @@ class PaymentEvent(BaseModel):
     charge_id: str | None = None
     refund_id: str | None = None
     dispute_id: str | None = None
+    #: The payment's newest event by provider time after this one: what `payments` shows
+    #: as its last event, whatever order the events arrived in.
+    last_event_id: str | None = None
+    last_event_at: AwareDatetime | None = None
 
 
 def payment_event_json_schema() -> dict[str, Any]:

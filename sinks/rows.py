@@ -2,9 +2,10 @@
 
 - webhook_events and payment_transitions: one row per distinct (provider, event_id); a
   redelivered event is dropped here and again by ON CONFLICT DO NOTHING.
-- payments: one row per payment, from its newest *applied* event in the batch (a "stale"
-  event changed nothing). The same guard then runs in SQL against the stored row, because
-  PostgreSQL refuses to upsert one row twice in one statement.
+- payments: one row per payment, from its event with the highest version in the batch (a
+  "stale" one too: it carries the same facts, under the version the worker's state has
+  after it). The same guard then runs in SQL against the stored row, because PostgreSQL
+  refuses to upsert one row twice in one statement.
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ def batch_rows(events: Sequence[PaymentEvent], written_at: datetime) -> BatchRow
     return BatchRows(
         webhook_events=[event_row(e, written_at) for e in unique],
         payment_transitions=[transition_row(e, written_at) for e in unique],
-        payments=[payment_row(e, written_at) for e in newest_applied(unique)],
+        payments=[payment_row(e, written_at) for e in newest(unique)],
     )
 
 
-def newest_applied(events: Iterable[PaymentEvent]) -> list[PaymentEvent]:
-    """Per payment, the applied event the guard lets win; order ids carried over, since
-    only some events of a payment report one."""
+def newest(events: Iterable[PaymentEvent]) -> list[PaymentEvent]:
+    """Per payment, the event the guard lets win; order ids carried over, since only some
+    events of a payment report one."""
     newest: dict[tuple[str, str], PaymentEvent] = {}
     order_ids: dict[tuple[str, str], str] = {}
     for event in events:
@@ -54,9 +55,7 @@ def newest_applied(events: Iterable[PaymentEvent]) -> list[PaymentEvent]:
         if event.order_id:
             order_ids[key] = event.order_id
         current = newest.get(key)
-        if event.outcome == "applied" and supersedes(
-            event.version, current.version if current else None
-        ):
+        if supersedes(event.version, current.version if current else None):
             newest[key] = event
     return [
         event.model_copy(update={"order_id": order_ids[key]})
@@ -88,7 +87,9 @@ def payment_row(event: PaymentEvent, updated_at: datetime) -> Row:
     return {
         **_copied(event, "provider", "payment_id", "status", "currency", "amount"),
         **_copied(event, "captured_amount", "refunded_amount", "order_id", "version"),
-        **_renamed(event, last_event_id="event_id", last_event_at="occurred_at"),
+        # Events written before the worker reported the payment's newest event name their own.
+        "last_event_id": event.last_event_id or event.event_id,
+        "last_event_at": event.last_event_at or event.occurred_at,
         "updated_at": updated_at,
     }
 

@@ -33,6 +33,7 @@ from common.kafka import (
     make_confluent_producer,
 )
 from common.settings import PipelineSettings
+from ingress.bench import process_tree_cpu_seconds
 from ops.processes import free_port, spawn, terminate_group
 from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
 from streams.samples import raw_headers, stripe_capture
@@ -43,24 +44,35 @@ TIMEOUT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
+class Rate:
+    """Records per second, and CPU microseconds per record (every thread of the process)."""
+
+    per_second: float
+    cpu_us: float
+
+    def __str__(self) -> str:
+        return f"{self.per_second:,.0f} records/s, {self.cpu_us:,.0f} µs CPU per record"
+
+
+@dataclass(frozen=True)
 class BenchResult:
     events: int
     duplicates: int
-    worker_per_second: float
+    worker: Rate
     bare_per_second: float
-    relay_per_second: float
+    relay: Rate
 
     def report(self) -> str:
         return (
-            f"worker: {self.worker_per_second:,.0f} events/s over {self.events} records "
-            f"({self.duplicates} duplicates; dedupe, state and key lock in RocksDB, "
-            f"payment-events out)\n"
+            f"worker: {self.worker} over {self.events} records ({self.duplicates} duplicates; "
+            f"dedupe and state in one RocksDB record per payment, payment-events out)\n"
             f"bare aiokafka consume→produce→commit of the same records: "
             f"{self.bare_per_second:,.0f} records/s\n"
             f"bare faust relay (the worker's app, one agent forwarding each record): "
-            f"{self.relay_per_second:,.0f} records/s\n"
-            f"worker / bare: {self.worker_per_second / self.bare_per_second:.2f}, "
-            f"worker / faust relay: {self.worker_per_second / self.relay_per_second:.2f}"
+            f"{self.relay}\n"
+            f"worker / bare: {self.worker.per_second / self.bare_per_second:.2f}, "
+            f"worker / faust relay: {self.worker.per_second / self.relay.per_second:.2f} "
+            f"(CPU per record: {self.worker.cpu_us / self.relay.cpu_us:.2f})"
         )
 
 
@@ -86,7 +98,6 @@ def worker_env(
         "RETRY_DELAYS_SECONDS": ",".join(map(str, settings.retry_delays_seconds)),
         "RETRY_ATTEMPTS": ",".join(map(str, settings.retry_attempts)),
         "DEDUPE_RETENTION_SECONDS": str(settings.dedupe_retention_seconds),
-        "DEDUPE_SWEEP_INTERVAL_SECONDS": str(settings.dedupe_sweep_interval_seconds),
         "WORKER_SESSION_TIMEOUT_SECONDS": str(settings.worker_session_timeout_seconds),
         "WORKER_DATA_DIR": str(data_dir),
         "WORKER_ID": worker_id,
@@ -176,19 +187,28 @@ async def _bare_loop(settings: PipelineSettings, events: int, group: str) -> flo
         await producer.stop()
 
 
-def _through_worker(settings: PipelineSettings, events: int, workdir: Path) -> float:
+def _through_worker(settings: PipelineSettings, events: int, workdir: Path) -> Rate:
     port = free_port()
     argv = [sys.executable, "-m", "ops.cli", "worker"]
     process = spawn(argv, env=worker_env(settings, workdir / "data", "bench", port))
     try:
-        first, started = _processed_reaching(port, 1), time.perf_counter()
+        first = _processed_reaching(port, 1)
+        started, cpu_started = time.perf_counter(), _cpu_seconds(process.pid)
         _processed_reaching(port, events)
-        return (events - first) / (time.perf_counter() - started)
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds(process.pid) - cpu_started
+        return Rate((events - first) / seconds, cpu / (events - first) * 1e6)
     finally:
         terminate_group(process.pid, 20.0, process)
 
 
-def _through_faust_relay(settings: PipelineSettings, events: int, workdir: Path) -> float:
+def _cpu_seconds(pid: int) -> float:
+    cpu = process_tree_cpu_seconds(pid)
+    if cpu is None:
+        raise RuntimeError(f"no CPU time for process {pid}: /proc is needed")
+    return cpu
+
+
+def _through_faust_relay(settings: PipelineSettings, events: int, workdir: Path) -> Rate:
     result = workdir / "relay-rate"
     argv = [sys.executable, "-m", "streams.bench_relay", str(events), str(result)]
     process = spawn(argv, env=worker_env(settings, workdir / "relay", "relay", free_port()))
@@ -200,7 +220,8 @@ def _through_faust_relay(settings: PipelineSettings, events: int, workdir: Path)
             time.sleep(POLL_SECONDS)
         if not result.exists():
             raise RuntimeError(f"the faust relay exited with {process.returncode}")
-        return float(result.read_text())
+        per_second, cpu_us = map(float, result.read_text().split())
+        return Rate(per_second, cpu_us)
     finally:
         terminate_group(process.pid, 20.0, process)
 

@@ -85,6 +85,8 @@ class PaymentState(BaseModel):
     refunds: Mapping[str, NonNegativeInt] = {}
     reported_refunded: NonNegativeInt = 0
     last_event_at: AwareDatetime
+    #: The newest event by provider time (ties: the larger id), whatever arrived last.
+    last_event_id: str | None = None
     version: NonNegativeInt = 0
 
     @property
@@ -165,7 +167,7 @@ def _merge(state: PaymentState | None, event: NormalizedEvent) -> PaymentState:
         captured=_larger(base.captured, facts.captured),
         refunds=_with_refund(base.refunds, facts),
         reported_refunded=max(base.reported_refunded, facts.refunded_total or 0),
-        last_event_at=max(base.last_event_at, facts.occurred_at),
+        **_newest_event(base, event),
         version=base.version + 1,
     )
 
@@ -174,6 +176,16 @@ def described_again(state: PaymentState, event: NormalizedEvent) -> Applied:
     """`event`, which `state` already reflects, described once more (a crash replay whose
     first outputs may have been lost): the same state, nothing merged twice."""
     return Applied(state, _payment_event(event, state, state, "applied"))
+
+
+def _newest_event(base: PaymentState, event: NormalizedEvent) -> dict[str, object]:
+    at, event_id = event.facts.occurred_at, event.event_id
+    if base.last_event_id is not None and (base.last_event_at, base.last_event_id) >= (
+        at,
+        event_id,
+    ):
+        return {"last_event_at": base.last_event_at, "last_event_id": base.last_event_id}
+    return {"last_event_at": at, "last_event_id": event_id}
 
 
 def _larger(known: int | None, reported: int | None) -> int | None:
@@ -211,7 +223,7 @@ def _with_refund(refunds: Mapping[str, int], facts: EventFacts) -> dict[str, int
 
 
 def _facts_of(state: PaymentState) -> dict[str, object]:
-    return state.model_dump(exclude={"last_event_at", "version"})
+    return state.model_dump(exclude={"last_event_at", "last_event_id", "version"})
 
 
 def _payment_event(
@@ -246,4 +258,6 @@ def _payment_event(
         charge_id=facts.charge_id,
         refund_id=facts.refund_id,
         dispute_id=facts.dispute_id,
+        last_event_id=after.last_event_id,
+        last_event_at=after.last_event_at,
     )

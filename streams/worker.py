@@ -20,7 +20,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
@@ -52,7 +52,7 @@ from streams.placement import home_partition
 from streams.process import step
 from streams.records import Inbound, Outbound
 from streams.retry import seconds_late, seconds_until_due
-from streams.route import Policy, Step
+from streams.route import Policy, Step, StepOutcome
 from streams.tables import ChangelogRecord, PaymentTable, changelog_topic_specs
 
 log = logging.getLogger("streams.worker")
@@ -140,6 +140,7 @@ class StreamsWorker:
         now_ms = self._now_ms()
         batch = self.table.batch()
         outputs: list[Outbound] = []
+        outcomes: Counter[StepOutcome] = Counter()
         for message in messages:
             record = _inbound(message)
             token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
@@ -150,10 +151,14 @@ class StreamsWorker:
             if done.write is not None:
                 batch.put(record.partition, *done.write)
             outputs.extend(done.outputs)
-            self._observe(done, source, record)
+            outcomes[done.outcome] += 1
+            if done.outcome in ("retried", "dead_lettered"):
+                self._observe_hop(done, record)
         changes = batch.commit()
         sent = engine.send_batches(self.app, self._batches(outputs, changes))
         sending = asyncio.ensure_future(self._release_when_sent(messages, sent))
+        for outcome, count in outcomes.items():
+            EVENTS.labels(source, outcome).inc(count)
         BATCH_SECONDS.labels(source).observe(time.perf_counter() - started)
         BATCH_RECORDS.labels(source).observe(len(messages))
         return sending
@@ -186,11 +191,9 @@ class StreamsWorker:
         for message in messages:
             engine.release(self.app, message)
 
-    def _observe(self, done: Step, source: Source, record: Inbound) -> None:
-        EVENTS.labels(source, done.outcome).inc()
-        if done.outcome in ("retried", "dead_lettered"):
-            log.info(done.outcome, extra={"origin": record.origin, "to": done.outputs[0].topic})
-            observe_hops(done.outputs, self._topics, self._topic_prefix)
+    def _observe_hop(self, done: Step, record: Inbound) -> None:
+        log.info(done.outcome, extra={"origin": record.origin, "to": done.outputs[0].topic})
+        observe_hops(done.outputs, self._topics, self._topic_prefix)
 
     async def _persist_offsets(self) -> None:
         self.table.persist_offsets()

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from ops.cli import app
-from streams import process
+from streams import process, state_machine
 
 POISON_PREFIX = "evt_poison"
-_apply_event = process.apply_event
+_apply_event = state_machine.apply_event
 
 
 def _failing_apply_event(state: Any, event: Any) -> Any:
@@ -20,5 +20,5 @@ def _failing_apply_event(state: Any, event: Any) -> Any:
 
 
 if __name__ == "__main__":
-    process.apply_event = _failing_apply_event
+    process.apply_event = _failing_apply_event  # type: ignore[attr-defined]
     app(["worker"])

@@ -4,8 +4,8 @@ A `Story` is one payment's webhooks in provider order (provider times a second a
 the state the pipeline must leave it in (`Expected`, worked out by hand from the story, not
 by the state machine). The state machine promises that state for any delivery order and
 any number of copies (`tests/unit/streams/test_state_machine_properties.py`): a refund
-before its capture is parked on the retry ladder until the capture has applied, a late
-older event is stale. Stories cycle through captured, partially refunded, refunded,
+before its capture applies at once and the capture completes it later, a late older event
+is stale. Stories cycle through captured, partially refunded, refunded,
 disputed (and won), canceled and failed payments, Stripe's and PayPal's.
 """
 
@@ -35,11 +35,12 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Expected:
-    """A payment's final row in `payments`; amounts in minor units."""
+    """A payment's final row in `payments`; amounts in minor units (`captured` None: no
+    event reports a capture)."""
 
     status: PaymentStatus
     currency: str
-    captured: int = 0
+    captured: int | None = None
     refunded: int = 0
 
 

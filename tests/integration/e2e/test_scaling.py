@@ -24,7 +24,6 @@ from ops.topics import describe_topics, partition_counts
 from schemas import headers as h
 from sinks.topic_scan import scan_topics
 from streams.bench import metric_total
-from streams.dedupe import DedupeEntry
 from streams.placement import home_partition
 from streams.tables import TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
@@ -45,10 +44,10 @@ FAUST_OFFSET_KEY = b"__faust\x00offset__"
 
 def deliveries() -> list[bytes]:
     """Every event twice; the second copies mostly after the first, so that many
-    duplicates meet their first copy's dedupe entry only after it moved."""
+    duplicates meet their first copy's dedupe id only after it moved."""
     events = [body for n in range(PAYMENTS) for _, body in lifecycle(n)]
     first, second = events[:], events[:]
-    random.Random(11).shuffle(first)  # refunds often come before their capture: parked
+    random.Random(11).shuffle(first)  # refunds often come before their capture
     random.Random(12).shuffle(second)
     return first + second
 
@@ -126,9 +125,9 @@ async def test_scaling_from_4_to_8_partitions_under_load_keeps_every_event_once(
     workers.stop("w1")
     workers.stop("w2")
     live = entries_by_table(changelog_entries(settings, changelogs))
-    # one dedupe entry per event, one state per payment, no lock left
-    assert live == {"dedupe": EVENTS, "payments": PAYMENTS}
-    assert entries_by_table(local_entries(tmp_path / "data" / "w1"))
+    # one record per payment, holding its events' dedupe ids
+    assert live == {"payment-state": PAYMENTS}
+    assert entries_by_table(local_entries(tmp_path / "data"))
 
 
 def thirds(items: list[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
@@ -193,13 +192,7 @@ def local_entries(data_dir: Path) -> Iterator[Located]:
 def entries_by_table(entries: Iterator[Located]) -> Counter[str]:
     """How many entries each table has, each checked to sit in its key's partition."""
     tables: Counter[str] = Counter()
-    for table, partition, key, value in entries:
-        routing = key
-        if table == "dedupe":
-            entry = DedupeEntry.decode(value)
-            assert entry is not None
-            assert entry.payment_key is not None
-            routing = entry.payment_key.encode()
-        assert partition == home_partition(routing, 8), (table, partition, key)
+    for table, partition, key, _value in entries:
+        assert partition == home_partition(key, 8), (table, partition, key)
         tables[table] += 1
     return tables

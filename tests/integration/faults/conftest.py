@@ -63,10 +63,8 @@ class Intensity:
     SIGKILLs, or `outages` outages of `outage_seconds` each, spread evenly over the load.
 
     `retry_delays` is the worker's retry ladder (two attempts per tier), seconds where
-    production has minutes, but never shorter than a capture can be held up: a refund taken
-    just before an outage is parked until its capture, which the provider retries through
-    the outage and the rush after it, is taken too. A ladder shorter than that dead-letters
-    the refund (`retries_exhausted`), as DESIGN.md says it must.
+    production has minutes. Nothing here fails, so nothing should climb it: events that
+    arrive long before the events they follow apply at once (docs/design.md, guarantee 3).
     """
 
     load_seconds: float

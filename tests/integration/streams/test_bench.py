@@ -20,9 +20,12 @@ def test_a_small_run_measures_the_worker_and_both_baselines_then_cleans_up(
     result = bench(settings, events=500, duplicate_share=0.1)
 
     assert result.duplicates == 50
-    assert result.worker_per_second > 0
+    assert result.worker.per_second > 0
+    assert result.worker.cpu_us > 0
     assert result.bare_per_second > 0
-    assert result.relay_per_second > 0
+    assert result.relay.per_second > 0
+    assert result.relay.cpu_us > 0
+    assert "µs CPU per record" in result.report()
     assert "worker / faust relay" in result.report()
     left = {t for t in admin.list_topics(timeout=10).topics if t.startswith("bench-")}
     assert left <= before

@@ -39,7 +39,7 @@ def test_the_committed_schema_is_current(committed: dict[str, Any]) -> None:
 
 
 def test_records_carry_their_schema_version() -> None:
-    assert PaymentEvent.model_fields["schema_version"].default == SCHEMA_VERSION == 1
+    assert PaymentEvent.model_fields["schema_version"].default == SCHEMA_VERSION == 2
 
 
 def _edited(schema: dict[str, Any], edit: str) -> dict[str, Any]:
@@ -105,3 +105,28 @@ def test_readers_ignore_fields_added_later() -> None:
         "added_in_a_later_version": True,
     }
     assert PaymentEvent.model_validate_json(json.dumps(record)).event_id == "evt_1"
+
+
+@pytest.mark.parametrize(("schema_version", "captured_amount"), [(1, 0), (2, 2000), (2, None)])
+def test_version_1_records_still_read_and_version_2_may_leave_the_capture_unknown(
+    schema_version: int, captured_amount: int | None
+) -> None:
+    record = {
+        "schema_version": schema_version,
+        "provider": "stripe",
+        "event_id": "evt_1",
+        "event_type": "refund.created",
+        "payment_id": "pi_1",
+        "payment_key": "stripe:pi_1",
+        "effect": "refund",
+        "status": "partially_refunded",
+        "outcome": "applied",
+        "version": 1,
+        "captured_amount": captured_amount,
+        "refunded_amount": 500,
+        "occurred_at": "2025-11-25T19:46:51Z",
+        "received_at": "2025-11-25T19:46:52Z",
+        "correlation_id": "c-1",
+    }
+    event = PaymentEvent.model_validate_json(json.dumps(record))
+    assert (event.schema_version, event.captured_amount) == (schema_version, captured_amount)

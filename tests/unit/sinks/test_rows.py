@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sinks.rows import batch_rows, newest_applied, supersedes
+from sinks.rows import batch_rows, newest, supersedes
 from tests.support.payment_events import payment_event
 
 pytestmark = pytest.mark.unit
@@ -33,10 +33,17 @@ def test_the_newest_version_wins_whatever_the_order_in_the_batch() -> None:
     assert (row["version"], row["status"], row["last_event_id"]) == (2, "refunded", "evt_2")
 
 
-def test_stale_events_are_recorded_but_do_not_touch_the_payment() -> None:
-    stale = payment_event("evt_9", version=9, outcome="stale")
+def test_a_stale_event_carries_the_payments_version_and_its_newest_event() -> None:
+    """A late older event changes no fact, but the worker's state counts it: the row shows
+    the same version and last event whatever order the events came in."""
+    newest_at = payment_event().occurred_at
+    stale = payment_event(
+        "evt_old", version=2, outcome="stale", last_event_id="evt_1", last_event_at=newest_at
+    )
     rows = batch_rows([payment_event(version=1), stale], NOW)
-    assert [row["version"] for row in rows.payments] == [1]
+    assert [(r["version"], r["last_event_id"], r["last_event_at"]) for r in rows.payments] == [
+        (2, "evt_1", newest_at)
+    ]
     assert len(rows.webhook_events) == len(rows.payment_transitions) == 2
 
 
@@ -46,9 +53,9 @@ def test_payments_are_reduced_per_payment_and_keep_a_known_order_id() -> None:
         payment_event("a2", "pi_a", 2),
         payment_event("b1", "pi_b", 1),
     ]
-    newest = {e.payment_id: e for e in newest_applied(events)}
-    assert set(newest) == {"pi_a", "pi_b"}
-    assert (newest["pi_a"].event_id, newest["pi_a"].order_id) == ("a2", "order_7")
+    winners = {e.payment_id: e for e in newest(events)}
+    assert set(winners) == {"pi_a", "pi_b"}
+    assert (winners["pi_a"].event_id, winners["pi_a"].order_id) == ("a2", "order_7")
 
 
 def test_a_transition_row_records_from_to_event_and_time() -> None:

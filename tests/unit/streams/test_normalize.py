@@ -13,7 +13,7 @@ from schemas.mapping import Effect, PaymentStatus, Transition
 from schemas.providers import PayloadError, Provider
 from schemas.routing import routing_key
 from streams.normalize import NormalizedEvent, normalize
-from streams.state_machine import Applied, NotYetApplicable, apply_event
+from streams.state_machine import Applied, apply_event
 
 pytestmark = pytest.mark.unit
 
@@ -88,10 +88,24 @@ def test_every_sample_routes_and_normalizes(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_sample_applies_to_a_new_payment(name: str) -> None:
+    # Whatever the event, it applies to a payment seen for the first time: nothing waits.
     outcome = apply_event(None, _normalize(name, _sample(name)))
-    # A refund of a capture we never saw waits for it; Stripe's charge reports its capture.
-    expected = NotYetApplicable if name == "paypal.PAYMENT.CAPTURE.REFUNDED" else Applied
-    assert isinstance(outcome, expected)
+    assert isinstance(outcome, Applied)
+    assert outcome.state.version == 1
+
+
+def test_a_refund_of_a_capture_never_seen_leaves_the_capture_unknown() -> None:
+    name = "paypal.PAYMENT.CAPTURE.REFUNDED"
+    outcome = apply_event(None, _normalize(name, _sample(name)))
+    assert isinstance(outcome, Applied)
+    state = outcome.state
+    assert (state.status, state.captured, state.refunded) == (S.PARTIALLY_REFUNDED, None, 1533)
+    # Stripe's charge.refunded reports its capture: the status is known at once.
+    name = "stripe.charge.refunded"
+    outcome = apply_event(None, _normalize(name, _sample(name)))
+    assert isinstance(outcome, Applied)
+    state = outcome.state
+    assert (state.status, state.captured, state.refunded) == (S.PARTIALLY_REFUNDED, 2000, 1000)
 
 
 def test_sample_amounts_are_minor_units() -> None:
@@ -136,6 +150,19 @@ def test_an_uncaptured_stripe_charge_is_an_authorization() -> None:
     payload["data"]["object"].update(captured=False, amount_captured=0, amount_refunded=0)
     facts = _normalize("stripe.x", payload).facts
     assert (facts.transition, facts.captured) == (Transition(Effect.STATUS, S.AUTHORIZED), None)
+
+
+def test_only_a_reported_capture_is_a_captured_amount() -> None:
+    """Zero captured on a charge means "not yet", and a status event reports no capture:
+    the payment's captured amount stays unknown (None), not 0."""
+    payload = _sample("stripe.charge.refunded")
+    payload["data"]["object"]["amount_captured"] = 0
+    assert _normalize("stripe.x", payload).facts.captured is None
+    canceled = _sample("stripe.payment_intent.canceled")
+    canceled["data"]["object"]["amount_received"] = 500
+    assert _normalize("stripe.x", canceled).facts.captured is None
+    denied = _sample("paypal.PAYMENT.CAPTURE.DENIED")
+    assert _normalize("paypal.x", denied).facts.captured is None
 
 
 def _stripe_refund(status: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""apply_event(): each outcome, and every table entry from every lifecycle status."""
+"""apply_event(): each outcome, every table entry from every lifecycle status, and the
+events that apply whatever came before them (refunds and disputes before their capture)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,15 @@ from schemas.mapping import TRANSITIONS, Effect, PaymentStatus, Transition
 from schemas.providers import Provider
 from streams.normalize import EventFacts, NormalizedEvent
 from streams.state_machine import (
-    RECENT_EVENT_IDS,
     AmountMark,
     Applied,
-    Duplicate,
-    NotYetApplicable,
     Outcome,
     PaymentState,
     Rejected,
     Stale,
     StatusMark,
     apply_event,
+    described_again,
 )
 
 pytestmark = pytest.mark.unit
@@ -85,7 +84,7 @@ def _in(start: PaymentStatus) -> PaymentState:
         currency="USD",
         lifecycle=StatusMark(status=start, at=T0),
         amount_mark=AmountMark(value=1000, at=T0),
-        captured=1000 if start is S.CAPTURED else 0,
+        captured=1000 if start is S.CAPTURED else None,
         last_event_at=T0,
         version=1,
     )
@@ -192,9 +191,90 @@ def test_a_late_older_refund_still_counts() -> None:
     assert _applied(outcome).refunded == 500
 
 
-def test_a_refund_before_its_capture_waits_for_it() -> None:
-    outcome = apply_event(None, _event("evt_r1", T0, REFUND, refund_id="re_1", refund_amount=300))
-    assert outcome == NotYetApplicable("capture_not_seen")
+def _facts(state: PaymentState) -> dict[str, object]:
+    return state.model_dump(exclude={"version", "last_event_at"})
+
+
+def test_a_refund_before_its_capture_applies_at_once_with_the_capture_unknown() -> None:
+    refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
+    outcome = apply_event(None, refund)
+    assert isinstance(outcome, Applied)
+    state = outcome.state
+    assert (state.status, state.captured, state.refunded, state.version) == (
+        S.PARTIALLY_REFUNDED,
+        None,
+        300,
+        1,
+    )
+    record = outcome.payment_event
+    assert (record.previous_status, record.status, record.captured_amount) == (
+        None,
+        S.PARTIALLY_REFUNDED,
+        None,
+    )
+
+
+@pytest.mark.parametrize(("captured", "status"), [(1000, S.PARTIALLY_REFUNDED), (300, S.REFUNDED)])
+def test_the_capture_after_its_refund_applies_and_settles_the_status(
+    captured: int, status: PaymentStatus
+) -> None:
+    refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
+    state = _applied(apply_event(None, refund))
+    capture = _event("evt_cap", T0, CAPTURE, amount=captured, captured=captured)
+    outcome = apply_event(state, capture)
+    # Older than the refund, but its capture is news: applied, not stale.
+    assert isinstance(outcome, Applied)
+    after = outcome.state
+    assert (after.status, after.captured, after.refunded, after.version) == (
+        status,
+        captured,
+        300,
+        2,
+    )
+    assert outcome.payment_event.previous_status is S.PARTIALLY_REFUNDED
+    in_order = _applied(apply_event(_applied(apply_event(None, capture)), refund))
+    assert _facts(after) == _facts(in_order)
+
+
+def test_a_capture_below_the_refunds_already_applied_is_rejected() -> None:
+    refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
+    state = _applied(apply_event(None, refund))
+    outcome = apply_event(state, _event("evt_cap", T0, CAPTURE, amount=200, captured=200))
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "refund_exceeds_captured"
+
+
+def test_a_dispute_before_its_capture_applies_at_once() -> None:
+    opened = _event("evt_dp", T0 + SECOND, Transition(Effect.DISPUTE, S.DISPUTED))
+    state = _applied(apply_event(None, opened))
+    assert (state.status, state.captured, state.amount) == (S.DISPUTED, None, None)
+    after = _applied(apply_event(state, _event("evt_cap", T0, CAPTURE, amount=1000, captured=1000)))
+    assert (after.status, after.captured, after.amount) == (S.DISPUTED, 1000, 1000)
+
+
+def test_the_capture_stays_unknown_until_an_event_reports_it() -> None:
+    outcome = apply_event(
+        None, _lifecycle_event(Provider.STRIPE, Transition(Effect.STATUS, S.AUTHORIZED), T0)
+    )
+    assert isinstance(outcome, Applied)
+    assert (outcome.state.status, outcome.state.captured) == (S.AUTHORIZED, None)
+    assert outcome.payment_event.captured_amount is None
+
+
+@pytest.mark.parametrize(
+    ("reports", "captured"),
+    [((1000,), 1000), ((400, 1000), 1000), ((1000, 400), 1000), ((0,), 0)],
+)
+def test_the_captured_amount_is_the_largest_reported(
+    reports: tuple[int, ...], captured: int
+) -> None:
+    state: PaymentState | None = None
+    for n, reported in enumerate(reports):
+        state = _applied(
+            apply_event(state, _event(f"evt_{n}", T0 + n * SECOND, CAPTURE, captured=reported))
+        )
+    assert state is not None
+    assert state.captured == captured
 
 
 def test_a_refund_whose_charge_reports_the_capture_applies_at_once() -> None:
@@ -215,7 +295,7 @@ def test_refunds_above_the_capture_are_permanent_errors(facts: dict[str, Any]) -
     assert outcome.reason == "refund_exceeds_captured"
 
 
-# --- disputes, currency, duplicates ------------------------------------------------
+# --- disputes, currency, events merged again ----------------------------------------
 
 
 @pytest.mark.parametrize("outcome_status", [S.DISPUTE_WON, S.DISPUTE_LOST])
@@ -246,17 +326,36 @@ def test_a_currency_change_is_a_permanent_error() -> None:
     assert outcome.reason == "currency_mismatch"
 
 
-def test_a_redelivered_event_is_a_duplicate() -> None:
-    state = _captured()
-    assert apply_event(state, _event("evt_cap", T0, CAPTURE, captured=1000)) == Duplicate()
+@pytest.mark.parametrize(
+    "event",
+    [
+        _event("evt_cap", T0, CAPTURE, amount=1000, captured=1000),
+        _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300),
+        _event("evt_ch", T0 + SECOND, REFUND, refunded_total=300, captured=1000),
+        _event("evt_dp", T0 + SECOND, Transition(Effect.DISPUTE, S.DISPUTED)),
+    ],
+    ids=lambda event: event.event_id,
+)
+def test_merging_an_event_again_changes_no_fact(event: NormalizedEvent) -> None:
+    """Dedupe lives in the payment's record; an event merged twice (its id pruned from the
+    record) changes nothing but the version."""
+    once = _applied(apply_event(_captured(), event))
+    outcome = apply_event(once, event)
+    assert isinstance(outcome, Applied | Stale)
+    assert _facts(outcome.state) == _facts(once)
+    assert outcome.state.version == once.version + 1
 
 
-def test_the_recent_event_ids_are_bounded() -> None:
-    state = _captured()
-    for n in range(RECENT_EVENT_IDS + 5):
-        state = _applied(apply_event(state, _event(f"evt_{n}", T0, Transition(Effect.NOTE))))
-    assert len(state.recent_event_ids) == RECENT_EVENT_IDS
-    assert state.version == RECENT_EVENT_IDS + 6
+def test_an_event_described_again_keeps_the_state_and_its_version() -> None:
+    refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
+    first = apply_event(_captured(), refund)
+    assert isinstance(first, Applied)
+    again = described_again(first.state, refund)
+    assert again.state is first.state
+    assert again.payment_event == first.payment_event.model_copy(
+        update={"previous_status": S.PARTIALLY_REFUNDED}
+    )
+    assert (again.payment_event.version, again.payment_event.outcome) == (2, "applied")
 
 
 def test_the_payment_event_carries_totals_and_ids() -> None:
@@ -281,3 +380,37 @@ def test_state_survives_a_json_round_trip() -> None:
         _refund(_captured(), "evt_r1", T0 + SECOND, refund_id="re_1", refund_amount=300)
     )
     assert PaymentState.model_validate_json(state.model_dump_json()) == state
+    unknown = _applied(
+        apply_event(None, _event("evt_r1", T0, REFUND, refund_id="re_1", refund_amount=1))
+    )
+    assert PaymentState.model_validate_json(unknown.model_dump_json()) == unknown
+
+
+def _state(**fields: Any) -> PaymentState:
+    return PaymentState(last_event_at=T0, **fields)
+
+
+DISPUTED = StatusMark(status=S.DISPUTED, at=T0)
+CAPTURED = StatusMark(status=S.CAPTURED, at=T0)
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        (_state(), S.PENDING),
+        (_state(captured=1000), S.CAPTURED),
+        (_state(captured=0), S.PENDING),
+        (_state(lifecycle=CAPTURED, captured=None), S.CAPTURED),
+        (_state(refunds={"re_1": 1}), S.PARTIALLY_REFUNDED),
+        (_state(reported_refunded=1000), S.PARTIALLY_REFUNDED),
+        (_state(captured=1000, refunds={"re_1": 999}), S.PARTIALLY_REFUNDED),
+        (_state(captured=1000, refunds={"re_1": 600, "re_2": 400}), S.REFUNDED),
+        (_state(captured=1000, reported_refunded=1000, lifecycle=CAPTURED), S.REFUNDED),
+        (_state(captured=1000, refunds={"re_1": 0}, lifecycle=CAPTURED), S.CAPTURED),
+        (_state(dispute=DISPUTED), S.DISPUTED),
+        (_state(dispute=DISPUTED, captured=1000, reported_refunded=1000), S.DISPUTED),
+    ],
+)
+def test_the_status_follows_from_the_facts(state: PaymentState, status: PaymentStatus) -> None:
+    """Dispute over refunds over lifecycle; refunds with the capture unknown are partial."""
+    assert state.status is status

@@ -1,0 +1,80 @@
+"""The faust internals `streams.engine` relies on. A faust or aiokafka upgrade that changes
+any of them fails here, by name, before it can fail in production."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, cast
+
+import aiokafka
+import faust
+import pytest
+from faust.stores.rocksdb import Store
+from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import Producer
+from faust.types.tuples import Message
+
+from common.settings import PipelineSettings
+from streams import engine
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_adapter_was_written_against_these_versions() -> None:
+    assert (faust.__version__, aiokafka.__version__) == (
+        engine.FAUST_VERSION,
+        engine.AIOKAFKA_VERSION,
+    ), "re-read every internal in streams/engine.py against the new versions, then bump them"
+
+
+def test_a_table_partition_is_written_in_one_batch_and_learns_its_changelog_offset(
+    tmp_path: Path,
+) -> None:
+    settings = PipelineSettings(worker_data_dir=tmp_path)
+    table = engine.declare_table(engine.make_app(settings), "payment-state", settings)
+    topic = engine.changelog_topic(table)
+    assert topic == f"{engine.app_id(settings)}-payment-state-changelog"
+
+    engine.write(table, 1, [(b"stripe:pi_1", b"one"), (b"stripe:pi_2", b"two")])
+    engine.set_persisted_offset(table, topic, 1, 41)
+
+    db = engine.partition_db(table, 1)
+    assert (db.get(b"stripe:pi_1"), db.get(b"stripe:pi_2")) == (b"one", b"two")
+    assert table.data.persisted_offset(engine.tp(topic, 1)) == 41
+    assert engine.partition_db(table, 0).get(b"stripe:pi_1") is None
+
+
+def test_the_store_keeps_its_offset_beside_the_entries() -> None:
+    # The worker's own readers of a store (tests, migrations) skip this key.
+    assert Store.offset_key == b"__faust\0offset__"
+    assert callable(Store._db_for_partition)
+
+
+def test_the_producer_hands_out_its_aiokafka_producer_which_sends_batches() -> None:
+    assert callable(Producer._ensure_producer)
+    send_batch = inspect.signature(aiokafka.AIOKafkaProducer.send_batch)
+    assert list(send_batch.parameters) == ["self", "batch", "topic", "partition"]
+    assert callable(aiokafka.AIOKafkaProducer.create_batch)
+
+
+def test_a_held_message_is_acked_only_when_released() -> None:
+    message = Message("raw", 0, 7, 0.0, 0, {}, b"k", b"v", None)
+    message.incref()  # delivered to one stream
+    engine.hold(message)
+    consumer = cast(Any, None)  # a plain message's final ack does not call its consumer
+    message.ack(consumer)  # what a take does with its events when the next one starts
+    assert not message.acked
+    message.ack(consumer)  # `engine.release`
+    assert message.acked
+
+
+def test_a_take_acks_its_events_when_the_next_take_starts_whatever_happened() -> None:
+    """Why the worker holds a take's messages: `take_events` acks in a `finally`."""
+    source = inspect.getsource(faust.Stream.take_events)
+    assert "finally:" in source
+    assert "await self.ack(event)" in source
+
+
+def test_the_consumer_tracks_unacked_messages_by_that_name() -> None:
+    assert "self._unacked_messages" in inspect.getsource(Consumer.__init__)
