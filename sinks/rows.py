@@ -19,6 +19,9 @@ from schemas.events import PaymentEvent
 
 Row = dict[str, Any]
 
+#: PaymentEvent fields that describe the payment rather than the event (see `payment_row`).
+_NOT_EVENT_COLUMNS = ("payment_key", "last_event_id", "last_event_at")
+
 
 def supersedes(candidate_version: int, stored_version: int | None) -> bool:
     """The guard: the worker numbers each payment's states in order, so only a higher
@@ -69,7 +72,8 @@ def event_row(event: PaymentEvent, processed_at: datetime) -> Row:
     # A pydantic model keeps its field values in its __dict__: copying that is several
     # times cheaper than model_dump (and than dict(event)), and the values are the same.
     row = vars(event).copy()
-    del row["payment_key"]
+    for not_a_column in _NOT_EVENT_COLUMNS:
+        del row[not_a_column]
     row["processed_at"] = processed_at
     return row
 

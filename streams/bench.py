@@ -193,6 +193,8 @@ def _through_worker(settings: PipelineSettings, events: int, workdir: Path) -> R
     process = spawn(argv, env=worker_env(settings, workdir / "data", "bench", port))
     try:
         first = _processed_reaching(port, 1)
+        if first >= events:
+            raise RuntimeError(f"the worker took all {events} records between two looks: use more")
         started, cpu_started = time.perf_counter(), _cpu_seconds(process.pid)
         _processed_reaching(port, events)
         seconds, cpu = time.perf_counter() - started, _cpu_seconds(process.pid) - cpu_started

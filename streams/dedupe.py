@@ -14,10 +14,12 @@ Verdict = Literal["new", "duplicate", "replay"]
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """When an event was applied (epoch ms) and from which record."""
+    """When an event was applied (epoch ms), from which record, and the version of its
+    payment's state it made (what a crash replay describes it with again)."""
 
     at_ms: int
     origin: str
+    version: int = 0
 
 
 def is_expired(seen: Seen, now_ms: int, retention_ms: int) -> bool:

@@ -29,8 +29,8 @@ class PaymentRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     state: PaymentState | None = None
-    #: event id → (applied at, epoch ms; origin)
-    seen: dict[str, tuple[int, str]] = {}
+    #: event id → (applied at, epoch ms; origin; the state's version it made)
+    seen: dict[str, tuple[int, str, int]] = {}
 
     def seen_event(self, event_id: str) -> Seen | None:
         entry = self.seen.get(event_id)
@@ -45,7 +45,7 @@ class PaymentRecord(BaseModel):
             for other, entry in self.seen.items()
             if not is_expired(Seen(*entry), seen.at_ms, retention_ms)
         }
-        kept[event_id] = (seen.at_ms, seen.origin)
+        kept[event_id] = (seen.at_ms, seen.origin, seen.version)
         if len(kept) > SEEN_LIMIT:
             newest = sorted(kept.items(), key=lambda item: item[1][0])[-SEEN_LIMIT:]
             kept = dict(newest)
@@ -64,11 +64,13 @@ class PaymentRecord(BaseModel):
     ) -> PaymentRecord:
         """The record of a payment kept by the three-table layout: its `payments` value and
         its `dedupe` entries (event id, applied at, origin). That layout counted an
-        unreported capture as 0."""
+        unreported capture as 0 and kept no version per event: each gets the state's."""
         state = None
         if state_json is not None:
             fields = json.loads(state_json)
             fields.pop("recent_event_ids", None)
             fields["captured"] = fields.get("captured") or None
             state = PaymentState.model_validate(fields)
-        return cls(state=state, seen={event_id: (at, origin) for event_id, at, origin in dedupe})
+        version = state.version if state else 0
+        seen = {event_id: (at, origin, version) for event_id, at, origin in dedupe}
+        return cls(state=state, seen=seen)

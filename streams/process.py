@@ -52,18 +52,17 @@ def process(
     policy: Policy,
 ) -> Step:
     current = stored or _EMPTY
-    seen = dedupe.verdict(
-        current.seen_event(event.event_id), record.origin, now_ms, policy.retention_ms
-    )
-    if seen == "duplicate":
+    earlier = current.seen_event(event.event_id)
+    verdict = dedupe.verdict(earlier, record.origin, now_ms, policy.retention_ms)
+    if verdict == "duplicate":
         return Step("duplicate")
-    if seen == "replay" and current.state is not None:
+    if verdict == "replay" and earlier is not None and current.state is not None:
         # Written again too: its first changelog record may be lost with the outputs.
-        again = described_again(current.state, event)
+        again = described_again(current.state, event, earlier.version)
         return route.resolved(record, again, now_ms, policy, (event.payment_key, current))
     outcome = apply_event(current.state, event)
     if not isinstance(outcome, Applied | Stale):
         return route.resolved(record, outcome, now_ms, policy)
-    applied_at = dedupe.Seen(now_ms, record.origin)
-    after = current.applied(outcome.state, event.event_id, applied_at, policy.retention_ms)
+    applied_now = dedupe.Seen(now_ms, record.origin, outcome.state.version)
+    after = current.applied(outcome.state, event.event_id, applied_now, policy.retention_ms)
     return route.resolved(record, outcome, now_ms, policy, (event.payment_key, after))

@@ -172,10 +172,12 @@ def _merge(state: PaymentState | None, event: NormalizedEvent) -> PaymentState:
     )
 
 
-def described_again(state: PaymentState, event: NormalizedEvent) -> Applied:
+def described_again(state: PaymentState, event: NormalizedEvent, version: int) -> Applied:
     """`event`, which `state` already reflects, described once more (a crash replay whose
-    first outputs may have been lost): the same state, nothing merged twice."""
-    return Applied(state, _payment_event(event, state, state, "applied"))
+    first outputs may have been lost) with the `version` it made: the same state, nothing
+    merged twice. The description shows the payment as it is now."""
+    described = _payment_event(event, state, state, "applied")
+    return Applied(state, described.model_copy(update={"version": version}))
 
 
 def _newest_event(base: PaymentState, event: NormalizedEvent) -> dict[str, object]:

@@ -33,6 +33,7 @@ def pipeline_settings(
             retry_delays_seconds=(0.5, 0.5, 0.5),
             retry_attempts=(2, 2, 2),
             worker_session_timeout_seconds=6,
+            sink_metrics_port=0,  # any free one: the sink runs in the test's process
         )
 
 
@@ -45,12 +46,13 @@ class Workers:
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
 
-    def start(self, settings: PipelineSettings, worker_id: str) -> None:
+    def start(self, settings: PipelineSettings, worker_id: str, module: str = "ops.cli") -> None:
+        """`module`: another entry point with the worker's command line (a faulty worker)."""
         port = self.metrics_ports[worker_id] = free_port()
         env = worker_env(settings, self.directory / "data", worker_id, port)
         # The child writes to its own copy of the descriptor.
         with (self.directory / f"{worker_id}.log").open("ab") as log:
-            argv = [sys.executable, "-m", "ops.cli", "worker"]
+            argv = [sys.executable, "-m", module, "worker"]
             self.running[worker_id] = spawn(argv, log=log, env=env)
 
     def stop(self, worker_id: str) -> None:
@@ -70,6 +72,10 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-def worker(pipeline_settings: PipelineSettings, workers: Workers) -> None:
+def topics(pipeline_settings: PipelineSettings) -> None:
     create_topics(make_admin(pipeline_settings), pipeline_topic_specs(pipeline_settings))
+
+
+@pytest.fixture
+def worker(pipeline_settings: PipelineSettings, workers: Workers, topics: None) -> None:
     workers.start(pipeline_settings, "e2e")

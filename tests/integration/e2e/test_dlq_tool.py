@@ -1,5 +1,6 @@
-"""`payments dlq` against the real broker and a running worker: list, show (masked), replay
-(dry run, then twice: applied once), purge (confirmed, audited)."""
+"""`payments dlq` against the real broker and a running worker: an event that failed on a
+bug climbs the ladder into dlq; once the fix is deployed, list, show (masked), replay (dry
+run, then twice: applied once), purge (confirmed, audited)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from common.kafka import make_confluent_producer
 from common.settings import PipelineSettings
 from ops.cli import app
 from streams.samples import raw_headers, stripe_capture, stripe_refund
+from tests.integration.e2e.conftest import Workers
 from tests.integration.streams.conftest import Reader
+from tests.support.faulty_worker import POISON_PREFIX
 
 pytestmark = pytest.mark.integration
 
 INTENT = "pi_dlq_replay"
 KEY = f"stripe:{INTENT}"
+REFUND = f"{POISON_PREFIX}_refund"  # the faulty worker fails on it
 
 
 def cli(settings: PipelineSettings, *args: str) -> str:
@@ -52,38 +56,40 @@ def with_personal_data(body: bytes) -> bytes:
     return json.dumps(event).encode()
 
 
-@pytest.mark.usefixtures("worker")
+@pytest.mark.usefixtures("topics")
 def test_a_dead_lettered_refund_replayed_twice_is_applied_once(
-    pipeline_settings: PipelineSettings, tmp_path: Path
+    pipeline_settings: PipelineSettings, workers: Workers, tmp_path: Path
 ) -> None:
     with ExitStack() as readers:
-        dlq_tool_story(pipeline_settings, tmp_path, readers)
+        dlq_tool_story(pipeline_settings, workers, tmp_path, readers)
 
 
-def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStack) -> None:
-    refund = with_personal_data(stripe_refund("evt_refund", INTENT, "re_1", 300))
-    produce(settings, "evt_refund", "refund.created", refund)  # its capture never came
+def dlq_tool_story(
+    settings: PipelineSettings, workers: Workers, tmp_path: Path, readers: ExitStack
+) -> None:
+    workers.start(settings, "faulty", module="tests.support.faulty_worker")
+    capture = stripe_capture("evt_capture", INTENT, 1000)
+    produce(settings, "evt_capture", "payment_intent.succeeded", capture)
+    refund = with_personal_data(stripe_refund(REFUND, INTENT, "re_1", 300))
+    produce(settings, REFUND, "refund.created", refund)
     dlq = readers.enter_context(closing(Reader(settings, settings.topics.dlq)))
     dlq.wait_for(lambda records: len(records) == 1)
     assert dlq.records[0].headers["dlq-reason"] == "retries_exhausted"
+    assert dlq.records[0].headers["error-class"] == "RuntimeError"
+    events = readers.enter_context(closing(Reader(settings, settings.topics.payment_events)))
+    events.wait_for(lambda records: len(records) == 1)
 
     listed = cli(settings, "dlq", "--key", KEY, "list")
-    assert "evt_refund" in listed
+    assert REFUND in listed
     assert "reason=retries_exhausted" in listed
     assert "1 message(s)" in listed
-    shown = cli(settings, "dlq", "--event-id", "evt_refund", "show")
+    shown = cli(settings, "dlq", "--event-id", REFUND, "show")
     assert "retry-attempt" in shown
     assert "jane@example.com" not in shown
     assert '"billing_details": "[masked]"' in shown
 
-    produce(
-        settings,
-        "evt_capture",
-        "payment_intent.succeeded",
-        stripe_capture("evt_capture", INTENT, 1000),
-    )
-    events = readers.enter_context(closing(Reader(settings, settings.topics.payment_events)))
-    events.wait_for(lambda records: len(records) == 1)
+    workers.stop("faulty")  # the fix is deployed
+    workers.start(settings, "fixed")
 
     dry = cli(settings, "dlq", "--key", KEY, "replay", "--dry-run")
     assert "would replay" in dry
@@ -96,7 +102,7 @@ def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStac
     events.wait_for(lambda records: len(records) >= 2)
     events.poll(3.0)  # a second application would show up here
     applied = [json.loads(r.value or b"") for r in events.records]
-    assert [e["event_id"] for e in applied] == ["evt_capture", "evt_refund"]
+    assert [e["event_id"] for e in applied] == ["evt_capture", REFUND]
     assert applied[-1]["refunded_amount"] == 300
     assert len(dlq.poll(1.0)) == 1  # the replays did not dead-letter again
 
@@ -116,5 +122,5 @@ def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStac
     purged = cli(settings, "dlq", "purge", "--before", before, "--yes", "--audit-file", str(audit))
     assert "purged 1 message(s)" in purged
     (line,) = audit.read_text().splitlines()
-    assert json.loads(line)["headers"]["event-id"] == "evt_refund"
+    assert json.loads(line)["headers"]["event-id"] == REFUND
     assert "0 message(s)" in cli(settings, "dlq", "list")

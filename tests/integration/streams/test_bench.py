@@ -17,9 +17,9 @@ def test_a_small_run_measures_the_worker_and_both_baselines_then_cleans_up(
     admin = make_admin(settings)
     before = set(admin.list_topics(timeout=10).topics)
 
-    result = bench(settings, events=500, duplicate_share=0.1)
+    result = bench(settings, events=5000, duplicate_share=0.1)
 
-    assert result.duplicates == 50
+    assert result.duplicates == 500
     assert result.worker.per_second > 0
     assert result.worker.cpu_us > 0
     assert result.bare_per_second > 0

@@ -39,16 +39,16 @@ def test_seen_ids_are_kept_for_the_retention_and_dropped_after() -> None:
     record = PaymentRecord(
         state=STATE,
         seen={
-            "evt_old": (NOW_MS - RETENTION_MS, "raw/0/1"),
-            "evt_edge": (NOW_MS - RETENTION_MS + 1, "raw/0/2"),
-            "evt_fresh": (NOW_MS - 1, "raw/0/3"),
+            "evt_old": (NOW_MS - RETENTION_MS, "raw/0/1", 0),
+            "evt_edge": (NOW_MS - RETENTION_MS + 1, "raw/0/2", 0),
+            "evt_fresh": (NOW_MS - 1, "raw/0/3", 0),
         },
     )
     after = record.applied(STATE, "evt_new", Seen(NOW_MS, "raw/0/4"), RETENTION_MS)
     assert after.seen == {
-        "evt_edge": (NOW_MS - RETENTION_MS + 1, "raw/0/2"),
-        "evt_fresh": (NOW_MS - 1, "raw/0/3"),
-        "evt_new": (NOW_MS, "raw/0/4"),
+        "evt_edge": (NOW_MS - RETENTION_MS + 1, "raw/0/2", 0),
+        "evt_fresh": (NOW_MS - 1, "raw/0/3", 0),
+        "evt_new": (NOW_MS, "raw/0/4", 0),
     }
     assert after.state == STATE
     assert after.seen_event("evt_new") == Seen(NOW_MS, "raw/0/4")
@@ -58,7 +58,7 @@ def test_seen_ids_are_kept_for_the_retention_and_dropped_after() -> None:
 
 def test_seen_ids_are_capped_and_the_newest_kept() -> None:
     record = PaymentRecord(
-        state=STATE, seen={f"evt_{n}": (NOW_MS + n, f"raw/0/{n}") for n in range(SEEN_LIMIT)}
+        state=STATE, seen={f"evt_{n}": (NOW_MS + n, f"raw/0/{n}", 0) for n in range(SEEN_LIMIT)}
     )
     after = record.applied(STATE, "evt_new", Seen(NOW_MS + SEEN_LIMIT, "raw/0/new"), RETENTION_MS)
     assert len(after.seen) == SEEN_LIMIT
@@ -67,8 +67,8 @@ def test_seen_ids_are_capped_and_the_newest_kept() -> None:
 
 def test_seen_ids_out_of_time_order_are_capped_by_time_not_by_insertion() -> None:
     """The oldest entry is dropped even when it was written last (another worker's clock)."""
-    seen = {f"evt_{n}": (NOW_MS + 10 + n, "raw/0/1") for n in range(SEEN_LIMIT - 1)}
-    seen["evt_early"] = (NOW_MS, "raw/0/2")
+    seen = {f"evt_{n}": (NOW_MS + 10 + n, "raw/0/1", 0) for n in range(SEEN_LIMIT - 1)}
+    seen["evt_early"] = (NOW_MS, "raw/0/2", 0)
     after = PaymentRecord(seen=seen).applied(
         STATE, "evt_new", Seen(NOW_MS + 1000, "raw/0/3"), RETENTION_MS
     )
@@ -131,7 +131,7 @@ def test_a_dispute_months_after_the_capture_meets_its_state() -> None:
         PaymentRecord(state=STATE),
         PaymentRecord(
             state=STATE.model_copy(update={"captured": None, "lifecycle": None}),
-            seen={"evt_1": (NOW_MS, "p-raw-webhooks/3/17"), "WH-2": (NOW_MS + 1, "x/0/1")},
+            seen={"evt_1": (NOW_MS, "p-raw-webhooks/3/17", 0), "WH-2": (NOW_MS + 1, "x/0/1", 0)},
         ),
     ],
     ids=["empty", "state", "state-and-seen"],
@@ -178,7 +178,8 @@ def test_a_legacy_payment_without_a_capture_has_it_unknown() -> None:
         2,
     )
     assert "recent_event_ids" not in legacy.state.model_dump()
-    assert legacy.seen == {"evt_action": (NOW_MS, "p-raw-webhooks/3/9")}
+    # the three-table layout kept no version per event: each gets the state's
+    assert legacy.seen == {"evt_action": (NOW_MS, "p-raw-webhooks/3/9", 2)}
     assert PaymentRecord.decode(legacy.encode()) == legacy
 
 
@@ -202,7 +203,7 @@ def test_a_legacy_payment_keeps_its_capture_and_refunds() -> None:
 
 def test_a_legacy_payment_with_dedupe_entries_only() -> None:
     legacy = PaymentRecord.from_legacy(None, [("evt_1", NOW_MS, "p-raw-webhooks/0/1")])
-    assert legacy == PaymentRecord(state=None, seen={"evt_1": (NOW_MS, "p-raw-webhooks/0/1")})
+    assert legacy == PaymentRecord(state=None, seen={"evt_1": (NOW_MS, "p-raw-webhooks/0/1", 0)})
 
 
 def test_the_worker_carries_on_from_a_legacy_record() -> None:

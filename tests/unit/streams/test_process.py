@@ -99,7 +99,7 @@ def test_a_new_event_is_applied_recorded_and_sent_to_payment_events() -> None:
     assert headers_of(out)[h.CORRELATION_ID] == "corr-5"
     assert headers_of(out)[h.SCHEMA_VERSION] == "2"
     record = written(done)
-    assert record.seen == {"evt_cap": (NOW_MS, f"p-raw-webhooks/{HOME}/5")}
+    assert record.seen == {"evt_cap": (NOW_MS, f"p-raw-webhooks/{HOME}/5", 1)}
     assert record.state is not None
     assert (record.state.captured, record.state.version) == (2000, 1)
     assert sent(out).version == 1
@@ -151,7 +151,7 @@ def test_a_copy_after_the_retention_is_merged_again_without_changing_a_fact() ->
     assert before is not None
     assert state_of(late).model_dump(exclude={"version"}) == before.model_dump(exclude={"version"})
     origin = f"p-raw-webhooks/{HOME}/99"
-    assert written(late).seen == {"evt_cap": (NOW_MS + POLICY.retention_ms, origin)}
+    assert written(late).seen == {"evt_cap": (NOW_MS + POLICY.retention_ms, origin, 2)}
 
 
 # --- nothing waits -------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_a_refund_before_its_capture_applies_at_once() -> None:
     )
     assert (state_of(done).captured, written(done).seen_event("evt_ref")) == (
         None,
-        Seen(NOW_MS, f"p-raw-webhooks/{HOME}/6"),
+        Seen(NOW_MS, f"p-raw-webhooks/{HOME}/6", 1),
     )
 
 
@@ -308,7 +308,7 @@ def test_the_last_retry_goes_to_dlq_as_retries_exhausted(monkeypatch: pytest.Mon
 def test_a_retried_event_applies_once_the_logic_works_again() -> None:
     done = run(raw(CAPTURE.value, topic="p-retry-1m", retry_attempt="1"))
     assert done.outcome == "applied"
-    assert written(done).seen == {"evt_cap": (NOW_MS, f"p-retry-1m/{HOME}/5")}
+    assert written(done).seen == {"evt_cap": (NOW_MS, f"p-retry-1m/{HOME}/5", 1)}
 
 
 def test_an_error_reading_the_table_is_retried_too() -> None:
@@ -419,7 +419,7 @@ def test_a_forwarded_copy_keeps_the_origin_of_the_record_it_copies() -> None:
     )
     done = run(copy)
     assert done.outcome == "applied"
-    assert written(done).seen == {"evt_cap": (NOW_MS, f"p-raw-webhooks/{NOT_HOME}/5")}
+    assert written(done).seen == {"evt_cap": (NOW_MS, f"p-raw-webhooks/{NOT_HOME}/5", 1)}
     second = Inbound(moved.topic, HOME, 41, NOW_MS, moved.key, moved.value, copy.headers)
     again = run(second, written(done), NOW_MS + 1)
     assert again.outcome == "applied"

@@ -350,12 +350,24 @@ def test_an_event_described_again_keeps_the_state_and_its_version() -> None:
     refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
     first = apply_event(_captured(), refund)
     assert isinstance(first, Applied)
-    again = described_again(first.state, refund)
+    again = described_again(first.state, refund, first.state.version)
     assert again.state is first.state
     assert again.payment_event == first.payment_event.model_copy(
         update={"previous_status": S.PARTIALLY_REFUNDED}
     )
     assert (again.payment_event.version, again.payment_event.outcome) == (2, "applied")
+
+
+def test_an_event_described_again_after_later_ones_keeps_the_version_it_made() -> None:
+    """A crash replay of a take: each event keeps its own version, so no two events of a
+    payment ever carry the same one."""
+    refund = _event("evt_r1", T0 + SECOND, REFUND, refund_id="re_1", refund_amount=300)
+    first = _applied(apply_event(_captured(), refund))
+    later = _event("evt_r2", T0 + 2 * SECOND, REFUND, refund_id="re_2", refund_amount=100)
+    now = _applied(apply_event(first, later))
+    again = described_again(now, refund, first.version)
+    assert (again.payment_event.version, again.payment_event.refunded_amount) == (2, 400)
+    assert again.state is now
 
 
 def test_the_payment_event_carries_totals_and_ids() -> None:
