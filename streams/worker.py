@@ -36,7 +36,7 @@ from common.settings import PipelineSettings
 from ops.topics import create_topics, mismatched_partitions
 from schemas import headers as h
 from schemas.headers import header_map
-from streams import route
+from streams import local_state, route
 from streams.gate import DueGate
 from streams.observe import (
     DELIVERY_FAILURES,
@@ -52,7 +52,7 @@ from streams.process import process
 from streams.records import Inbound, Outbound
 from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step
-from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
+from streams.tables import TABLE_NAMES, ChangelogRecord, Tables, changelog_topic_specs
 
 log = logging.getLogger("streams.worker")
 
@@ -72,11 +72,13 @@ def app_id(settings: PipelineSettings) -> str:
 
 def make_app(settings: PipelineSettings) -> faust.App:
     servers = settings.kafka_bootstrap_servers.split(",")
+    datadir = local_state.datadir(settings, app_id(settings))
+    datadir.mkdir(parents=True, exist_ok=True)  # faust creates only its last part
     return faust.App(
         app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in servers],
         store="rocksdb://",
-        datadir=str(settings.worker_data_dir / settings.worker_id),
+        datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee="at_least_once",
@@ -104,7 +106,6 @@ class StreamsWorker:
     due times and dedupe expiry can be tested without sleeping."""
 
     def __init__(self, settings: PipelineSettings, *, clock: Clock = time.time) -> None:
-        settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
         self.app = make_app(settings)
         self.tables = Tables(self.app, settings)
         self.policy = Policy.from_settings(settings)
@@ -262,6 +263,8 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     inputs = [settings.topics.raw_webhooks, *settings.topics.retry, *(c.name for c in changelogs)]
     if wrong := mismatched_partitions(admin, inputs, settings.topic_partitions):
         raise SystemExit(f"TOPIC_PARTITIONS is {settings.topic_partitions}, but {', '.join(wrong)}")
+    tables = dict(zip(TABLE_NAMES, (c.name for c in changelogs), strict=True))
+    local_state.discard_stores_ahead(settings, app_id(settings), tables)
     worker = StreamsWorker(settings)
     start_http_server(settings.worker_metrics_port, addr=metrics_host, registry=REGISTRY)
     faust.Worker(
