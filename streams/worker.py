@@ -38,6 +38,7 @@ from schemas import headers as h
 from schemas.headers import header_map
 from streams import local_state, route
 from streams.gate import DueGate
+from streams.legacy_layout import refuse_legacy_layout
 from streams.observe import (
     DELIVERY_FAILURES,
     EVENT_SECONDS,
@@ -249,12 +250,13 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     """Serve `/metrics` and run one worker until a signal stops it (`payments worker`)."""
     from ops.lag_exporter import ConsumerLagExporter
 
+    admin = make_admin(settings)
+    refuse_legacy_layout(admin, app_id(settings), TABLE_NAMES)
     ConsumerLagExporter(
         settings, app_id(settings), [settings.topics.raw_webhooks, *settings.topics.retry]
     ).start()
     # uvloop: the worker is bound by the event loop's per-message overhead.
     mode.loop.use("uvloop")
-    admin = make_admin(settings)
     changelogs = changelog_topic_specs(app_id(settings), settings)
     create_topics(admin, changelogs)
     # faust compares the live counts of a source topic and its changelog, not the count the
