@@ -7,9 +7,9 @@ group), so a worker started with other topics never meets the state of the old o
 A store remembers the offset of the last changelog record it holds, and a restart restores
 only what comes after it. When that offset is not below the changelog's end (the topics
 were deleted and created again, the broker was reset), the store holds state the changelog
-no longer backs and faust refuses to start (`ConsistencyError`, every restart alike). Such a
-store is removed before faust starts, with a warning, and faust rebuilds it from the
-changelog as for a partition it never had.
+no longer backs: faust refuses to start on every restart (`ConsistencyError`), or, when the
+offset is 0, keeps the stale state. Such a store is removed before faust starts, with a
+warning, and faust rebuilds it from the changelog as for a partition it never had.
 """
 
 from __future__ import annotations
