@@ -79,8 +79,9 @@ class PipelineSettings(BaseSettings):
     #: A producer that delivered nothing for this long while the broker answers is replaced.
     ingress_producer_stall_seconds: float = Field(default=30.0, gt=0)
     worker_metrics_port: int = 9101
-    #: Each worker keeps its RocksDB tables under `WORKER_DATA_DIR/WORKER_ID`: two workers
-    #: must never share one (RocksDB locks its files).
+    #: Each worker keeps its RocksDB tables under `WORKER_DATA_DIR/<app id>/WORKER_ID` (app
+    #: id: TOPIC_PREFIX + WORKER_GROUP_ID): two workers must never share one (RocksDB locks
+    #: its files).
     worker_data_dir: Path = Path(".payments/worker")
     worker_id: str = Field(default="worker-1", pattern=r"^[A-Za-z0-9_.-]+$")
     #: The workers' consumer group (and faust app id, which names the tables' changelog

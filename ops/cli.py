@@ -182,6 +182,31 @@ def worker(
     run(settings, metrics_host)
 
 
+@app.command("migrate-state")
+def migrate_state(
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
+) -> None:
+    """Move the worker's state from the old three-table layout (dedupe, key-locks,
+    payments) into the payment-state table's changelog, then delete the old changelogs.
+    Stop every worker first; see docs/operations-state.md."""
+    from ops.migrate_state import MigrationRefused, apply, prepare
+
+    settings = PipelineSettings()
+    try:
+        plan = prepare(settings)
+        typer.echo("\n".join(plan.describe()))
+        if not plan.old_topics:
+            return
+        if dry_run:
+            typer.echo("dry run: nothing changed")
+        else:
+            apply(settings, plan)
+            typer.echo("done: start the workers")
+    except MigrationRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def sink() -> None:
     """The Postgres sink: payment-events into DATABASE_URL, exactly-once effect."""

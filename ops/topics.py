@@ -164,6 +164,22 @@ def increase_partitions(admin: AdminClient, topics: Iterable[str], partitions: i
         time.sleep(0.1)
 
 
+def delete_topics(admin: AdminClient, topics: Iterable[str]) -> None:
+    """Delete `topics` and wait until metadata no longer shows them (a worker started right
+    after must not find them)."""
+    names = list(topics)
+    if not names:
+        return
+    futures = admin.delete_topics(names, request_timeout=ADMIN_TIMEOUT_SECONDS)
+    for future in futures.values():
+        future.result()
+    deadline = time.monotonic() + ADMIN_TIMEOUT_SECONDS
+    while any(count is not None for count in partition_counts(admin, names).values()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"metadata still shows {names}")
+        time.sleep(0.1)
+
+
 def describe_topics(
     settings: PipelineSettings, topics: Iterable[str], groups: Iterable[str] | None = None
 ) -> list[PartitionReport]:

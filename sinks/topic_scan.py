@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -46,7 +46,33 @@ def read_messages(
     """Every record of `topics` up to the end each partition had when the read began.
     Past `timeout` seconds the read stops, or, when it must be `complete`, fails
     (`TimeoutError`)."""
-    consumer = Consumer(
+    consumer = _scan_consumer(settings)
+    try:
+        ends = _assign_non_empty(consumer, topics)
+        yield from _read_until(consumer, ends, time.monotonic() + timeout)
+        if ends and complete:
+            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
+    finally:
+        consumer.close()
+
+
+def end_offsets(
+    settings: PipelineSettings, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The offset the next record of each `(topic, partition)` will get (its high
+    watermark); the partitions must exist."""
+    consumer = _scan_consumer(settings)
+    try:
+        return {
+            (topic, partition): _watermarks(consumer, TopicPartition(topic, partition))[1]
+            for topic, partition in partitions
+        }
+    finally:
+        consumer.close()
+
+
+def _scan_consumer(settings: PipelineSettings) -> Consumer:
+    return Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             # assign() without commits: the group id is required but never joined
@@ -56,13 +82,6 @@ def read_messages(
             "logger": _LOG,
         }
     )
-    try:
-        ends = _assign_non_empty(consumer, topics)
-        yield from _read_until(consumer, ends, time.monotonic() + timeout)
-        if ends and complete:
-            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
-    finally:
-        consumer.close()
 
 
 def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:

@@ -30,7 +30,6 @@ GROUP_ID = "bare-faust-relay"
 def main(events: int, result: Path) -> None:
     settings = PipelineSettings()
     settings = settings.model_copy(update={"worker_group_id": GROUP_ID})
-    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     mode.loop.use("uvloop")
     app = make_app(settings)
     source = app.topic(settings.topics.raw_webhooks, key_serializer="raw", value_serializer="raw")

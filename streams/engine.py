@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, cast
 
 import faust
@@ -38,6 +39,14 @@ PRODUCER_MAX_BATCH_BYTES: Final = 256 * 1024
 #: RocksDB memtable size per table partition (faust's default is 64 MiB).
 WRITE_BUFFER_BYTES: Final = 16 * 1024 * 1024
 
+#: faust's store layout (`faust.stores.rocksdb.Store`, `tabledir` in `faust.types.settings`):
+#: a table partition's store is the RocksDB `{datadir}/v{app version}/tables/{table}-
+#: {partition}.db` (the app's version is 1), and it keeps the offset of the last changelog
+#: record it holds, as decimal text, under `OFFSET_KEY`.
+TABLES_SUBDIR: Final = Path("v1") / "tables"
+STORE_SUFFIX: Final = ".db"
+OFFSET_KEY: Final = b"__faust\0offset__"
+
 #: `(topic, partition) → [(key, value, headers)]`, value None: a tombstone
 Batches = Mapping[tuple[str, int], Sequence[tuple[bytes, bytes | None, Sequence[Any]]]]
 
@@ -47,13 +56,21 @@ def app_id(settings: PipelineSettings) -> str:
     return f"{settings.topic_prefix}{settings.worker_group_id}"
 
 
+def datadir(settings: PipelineSettings) -> Path:
+    """The worker's faust data directory: named for the app id (topic prefix + group), so a
+    worker started with other topics never meets the state of the old ones."""
+    return settings.worker_data_dir / app_id(settings) / settings.worker_id
+
+
 def make_app(settings: PipelineSettings) -> faust.App:
     servers = settings.kafka_bootstrap_servers.split(",")
+    data = datadir(settings)
+    data.mkdir(parents=True, exist_ok=True)  # faust creates only its last part
     return faust.App(
         app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in servers],
         store="rocksdb://",
-        datadir=str(settings.worker_data_dir / settings.worker_id),
+        datadir=str(data),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee="at_least_once",

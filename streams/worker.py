@@ -36,9 +36,10 @@ from common.settings import PipelineSettings
 from ops.topics import create_topics, mismatched_partitions
 from schemas import headers as h
 from schemas.headers import header_map
-from streams import engine
+from streams import engine, local_state
 from streams.engine import app_id
 from streams.gate import DueGate
+from streams.legacy_layout import refuse_legacy_layout
 from streams.observe import (
     BATCH_RECORDS,
     BATCH_SECONDS,
@@ -53,7 +54,7 @@ from streams.process import step
 from streams.records import Inbound, Outbound
 from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step, StepOutcome
-from streams.tables import ChangelogRecord, PaymentTable, changelog_topic_specs
+from streams.tables import TABLE_NAMES, ChangelogRecord, PaymentTable, changelog_topic_specs
 
 log = logging.getLogger("streams.worker")
 
@@ -77,7 +78,6 @@ class StreamsWorker:
     due times and dedupe expiry can be tested without sleeping."""
 
     def __init__(self, settings: PipelineSettings, *, clock: Clock = time.time) -> None:
-        settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
         self.app = engine.make_app(settings)
         self.table = PaymentTable(self.app, settings)
         self.policy = Policy.from_settings(settings)
@@ -231,12 +231,13 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     """Serve `/metrics` and run one worker until a signal stops it (`payments worker`)."""
     from ops.lag_exporter import ConsumerLagExporter
 
+    admin = make_admin(settings)
+    refuse_legacy_layout(admin, app_id(settings), TABLE_NAMES)
     ConsumerLagExporter(
         settings, app_id(settings), [settings.topics.raw_webhooks, *settings.topics.retry]
     ).start()
     # uvloop: the worker is bound by the event loop's per-message overhead.
     mode.loop.use("uvloop")
-    admin = make_admin(settings)
     changelogs = changelog_topic_specs(app_id(settings), settings)
     create_topics(admin, changelogs)
     # faust compares the live counts of a source topic and its changelog, not the count the
@@ -245,6 +246,8 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     inputs = [settings.topics.raw_webhooks, *settings.topics.retry, *(c.name for c in changelogs)]
     if wrong := mismatched_partitions(admin, inputs, settings.topic_partitions):
         raise SystemExit(f"TOPIC_PARTITIONS is {settings.topic_partitions}, but {', '.join(wrong)}")
+    tables = dict(zip(TABLE_NAMES, (c.name for c in changelogs), strict=True))
+    local_state.discard_stores_ahead(settings, tables)
     worker = StreamsWorker(settings)
     start_http_server(settings.worker_metrics_port, addr=metrics_host, registry=REGISTRY)
     faust.Worker(

@@ -127,7 +127,7 @@ async def test_scaling_from_4_to_8_partitions_under_load_keeps_every_event_once(
     live = entries_by_table(changelog_entries(settings, changelogs))
     # one record per payment, holding its events' dedupe ids
     assert live == {"payment-state": PAYMENTS}
-    assert entries_by_table(local_entries(tmp_path / "data"))
+    assert entries_by_table(local_entries(tmp_path / "data" / app_id(settings) / "w1"))
 
 
 def thirds(items: list[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
