@@ -74,4 +74,4 @@ def test_an_old_state_keeps_its_facts_and_an_unreported_capture_becomes_unknown(
     assert b.state is not None
     assert (a.state.captured, a.state.version, a.state.currency) == (1000, 2, "usd")
     assert b.state.captured is None
-    assert a.seen == {"evt_1": (1000, "raw/1/4")}
+    assert a.seen == {"evt_1": (1000, "raw/1/4", 2)}  # no version per event: the state's
