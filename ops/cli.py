@@ -19,7 +19,7 @@ from schemas.providers import Provider
 
 if TYPE_CHECKING:
     from sinks.topic_scan import TopicEntry
-from ops.topics import create_topics, describe_topics, pipeline_topic_specs
+from common.topics import create_topics, describe_topics, pipeline_topic_specs
 
 app = typer.Typer(help="Payments webhook pipeline.", no_args_is_help=True)
 kafka_app = typer.Typer(help="A local single-node Kafka broker (KRaft) on 127.0.0.1.")
@@ -217,7 +217,7 @@ def bench_sink(
 ) -> None:
     """Sink rows/s from pre-loaded payment-events vs a bare COPY of the same rows
     (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
-    from ops.bench_sink import bench
+    from ops.bench.sink import bench
 
     settings = PipelineSettings()
     configure_logging("WARNING", component="bench")
@@ -245,7 +245,7 @@ def bench_ingress(
     """Signed Stripe and PayPal webhooks against ingress (durable produce to the broker at
     KAFKA_BOOTSTRAP_SERVERS, `bench-` topics), then against a bare 200-OK app on the same
     server stack; req/s, p50/p95/p99 and errors of both, and their ratio. Loopback only."""
-    from ingress.bench import Load, format_report, run_bench
+    from ops.bench.ingress import Load, format_report, run_bench
 
     load = Load(requests, duration, connections, workers, rate, paypal_share)
     configure_logging("WARNING", component="bench")
@@ -278,8 +278,8 @@ def bench_e2e(
     """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
     workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
     KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency, lag, CPU per component."""
-    from ingress.bench import Load
-    from ops.bench_e2e import bench_e2e as run
+    from ops.bench.e2e import bench_e2e as run
+    from ops.bench.ingress import Load
 
     requests = round(rate * duration)
     load = Load(requests, duration, connections, generators, rate, paypal_share=0.5)
@@ -296,7 +296,7 @@ def bench_target(
 ) -> None:
     """Prepare a load against an ingress started separately (e.g. `payments run`): print
     the environment that ingress needs (`env $(payments bench target D) payments run`)."""
-    from ingress.bench import prepare_target
+    from ops.bench.ingress import prepare_target
 
     directory.mkdir(parents=True, exist_ok=True)
     for name, value in prepare_target(directory.resolve()).items():
@@ -319,7 +319,7 @@ def bench_load(
 ) -> None:
     """Signed webhooks against a running ingress on 127.0.0.1 (see `bench target`); no
     baseline. Event ids restart at 0: use a fresh state directory for each run."""
-    from ingress.bench import Load, run_against
+    from ops.bench.ingress import Load, run_against
 
     load = Load(requests, duration, connections, workers, rate, paypal_share, poison_share)
     configure_logging("WARNING", component="bench")

@@ -25,8 +25,8 @@ from confluent_kafka.admin import AdminClient
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
+from common.topics import ADMIN_TIMEOUT_SECONDS, increase_partitions, partition_counts
 from ops.rehome import Entry, Plan, Router, by_dedupe_payment, by_table_key, plan
-from ops.topics import ADMIN_TIMEOUT_SECONDS, increase_partitions, partition_counts
 from sinks.topic_scan import read_messages
 from streams.tables import DEDUPE, LOCKS, PAYMENTS, TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id

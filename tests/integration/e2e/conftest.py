@@ -13,8 +13,8 @@ import pytest
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import create_topics, pipeline_topic_specs
 from ops.processes import spawn, terminate_group
-from ops.topics import create_topics, pipeline_topic_specs
 from streams.bench import worker_env
 from tests.support.databases import scratch_database
 from tests.support.ports import free_port

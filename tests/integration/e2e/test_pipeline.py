@@ -11,8 +11,8 @@ import time
 import pytest
 
 from common.settings import PipelineSettings
+from common.topics import describe_topics
 from ingress.stripe_signature import sign_stripe_payload
-from ops.topics import describe_topics
 from streams.samples import stripe_capture, stripe_refund
 from tests.integration.e2e.conftest import SECRET
 from tests.integration.ingress.conftest import app_client

@@ -19,8 +19,8 @@ from rocksdict import AccessType, Options, Rdict
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import describe_topics, partition_counts
 from ops.scale import active_members, latest_entries
-from ops.topics import describe_topics, partition_counts
 from schemas import headers as h
 from sinks.topic_scan import scan_topics
 from streams.bench import metric_total

@@ -30,10 +30,10 @@ from pydantic import SecretStr
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
-from ingress.local_pki import Pki, build_pki
+from common.topics import create_topics, pipeline_topic_specs
+from ops.local_pki import Pki, build_pki
 from ops.processes import spawn, terminate_group
 from ops.stack import components
-from ops.topics import create_topics, pipeline_topic_specs
 from schemas.providers import Provider
 from sinks.migrate import upgrade
 from streams.bench import metric_total

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ingress.local_pki import paypal_headers
 from ingress.responses import AcceptedBody, ErrorBody
+from ops.local_pki import paypal_headers
 from schemas import headers as h
 from sinks.admin_views import DlqSummary, EventPage, PaymentView
 from tests.integration.faults.conftest import ADMIN_TOKEN, MakeStack, Stack

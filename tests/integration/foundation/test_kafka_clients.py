@@ -15,7 +15,7 @@ from common.kafka import (
     make_confluent_producer,
 )
 from common.settings import PipelineSettings
-from ops.topics import create_topics, pipeline_topic_specs
+from common.topics import create_topics, pipeline_topic_specs
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from common.kafka import make_admin, make_aiokafka_consumer, make_confluent_producer
 from common.settings import PipelineSettings
+from common.topics import describe_topics
 from ops.cli import app
-from ops.topics import describe_topics
 
 pytestmark = pytest.mark.integration
 

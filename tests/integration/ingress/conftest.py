@@ -17,11 +17,11 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import create_topics, pipeline_topic_specs
 from ingress.app import create_app
-from ingress.local_pki import Pki, build_pki, paypal_headers
 from ingress.paypal_certs import cache_file_name
 from ingress.stripe_signature import sign_stripe_payload
-from ops.topics import create_topics, pipeline_topic_specs
+from ops.local_pki import Pki, build_pki, paypal_headers
 
 STRIPE_SECRET = "whsec_integration"
 PAYPAL_WEBHOOK_ID = "WH-INTEGRATION-ID"

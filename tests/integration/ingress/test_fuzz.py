@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from common.settings import PipelineSettings
 from ingress.app import create_app
-from ingress.local_pki import Pki
 from ingress.responses import AcceptedBody, ErrorBody
+from ops.local_pki import Pki
 from tests.integration.ingress.conftest import signed_paypal_headers, stripe_headers
 from tests.support.ports import free_port
 

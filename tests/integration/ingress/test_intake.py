@@ -10,7 +10,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from common.settings import PipelineSettings
-from ingress.local_pki import Pki
+from ops.local_pki import Pki
 from schemas import headers as h
 from tests.integration.ingress.conftest import (
     app_client,

@@ -13,9 +13,9 @@ from confluent_kafka import Consumer
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import create_topics, partition_counts, pipeline_topic_specs
 from ops.rehome import Entry, candidates
 from ops.scale import active_members, latest_entries, produce_entries
-from ops.topics import create_topics, partition_counts, pipeline_topic_specs
 from streams.dedupe import DedupeEntry
 from streams.placement import home_partition
 from streams.tables import DEDUPE, LOCKS, PAYMENTS, TABLE_NAMES, changelog_topic_specs

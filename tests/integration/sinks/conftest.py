@@ -15,7 +15,7 @@ from sqlalchemy import RowMapping, func, select
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
-from ops.topics import create_topics, pipeline_topic_specs
+from common.topics import create_topics, pipeline_topic_specs
 from schemas.events import PaymentEvent
 from sinks.database import make_engine
 from sinks.main import run_sink

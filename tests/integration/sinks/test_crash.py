@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from common.settings import PipelineSettings
+from common.topics import describe_topics
 from ops.processes import spawn, terminate_group
-from ops.topics import describe_topics
 from tests.integration.sinks.conftest import (
     WAIT_SECONDS,
     eventually,

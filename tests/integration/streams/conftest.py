@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
+from common.topics import create_topics, pipeline_topic_specs
 from ops.processes import spawn, terminate_group
-from ops.topics import create_topics, pipeline_topic_specs
 from schemas.headers import header_map
 from streams.bench import worker_env
 from streams.samples import raw_headers

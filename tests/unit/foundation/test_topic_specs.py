@@ -1,7 +1,7 @@
 import pytest
 
 from common.settings import THREE_DAYS_MS, PipelineSettings
-from ops.topics import PartitionReport, pipeline_topic_specs
+from common.topics import PartitionReport, pipeline_topic_specs
 
 pytestmark = pytest.mark.unit
 

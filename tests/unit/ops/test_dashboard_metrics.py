@@ -15,7 +15,7 @@ from common.metrics import REGISTRY
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
-METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics", "ops.lag_exporter")
+METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics", "common.lag_exporter")
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^}]*\}")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from common.settings import PipelineSettings
-from ingress.bench import Load, run_bench
+from ops.bench.ingress import Load, run_bench
 
 pytestmark = pytest.mark.integration
 

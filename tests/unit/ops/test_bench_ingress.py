@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from ingress.bench import (
+from ops.bench.ingress import (
     RunResult,
     format_report,
     http_post,
