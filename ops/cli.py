@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from common.kafka import make_admin, make_confluent_producer
 from common.logging import configure_logging
 from common.settings import PipelineSettings
+from ops.cli_errors import failure, quiet_kafka_clients
 from ops.local_kafka import BrokerError, LocalKafka
 from ops.reconcile import ReportFormat
 from schemas.providers import Provider
@@ -653,5 +654,21 @@ def metrics_plot(
     typer.echo(f"wrote {out}")
 
 
+def main() -> None:
+    """The `payments` command: an expected failure ends in one line on stderr (see
+    `ops.cli_errors`), whichever verb met it."""
+    quiet_kafka_clients()
+    try:
+        code = app(standalone_mode=False)
+    except Exception as error:
+        known = failure(error)
+        if known is None:
+            raise
+        if known.line:
+            typer.echo(known.line, err=True)
+        raise SystemExit(known.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()
