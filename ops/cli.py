@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, overload
@@ -13,8 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from common.kafka import make_admin, make_confluent_producer
 from common.logging import configure_logging
 from common.settings import PipelineSettings
-from ops.cli_errors import failure, quiet_kafka_clients
-from ops.local_kafka import BrokerError, LocalKafka
+from ops.cli_errors import OneLineErrors
+from ops.local_kafka import LocalKafka
+from ops.local_postgres import LocalPostgres
 from ops.reconcile import ReportFormat
 from schemas.providers import Provider
 
@@ -22,10 +25,14 @@ if TYPE_CHECKING:
     from sinks.topic_scan import TopicEntry
 from common.topics import create_topics, describe_topics, pipeline_topic_specs
 
-app = typer.Typer(help="Payments webhook pipeline.", no_args_is_help=True)
+app = typer.Typer(cls=OneLineErrors, help="Payments webhook pipeline.", no_args_is_help=True)
 kafka_app = typer.Typer(help="A local single-node Kafka broker (KRaft) on 127.0.0.1.")
 topics_app = typer.Typer(help="The pipeline's Kafka topics.")
+postgres_app = typer.Typer(
+    help="A local PostgreSQL on 127.0.0.1 from Debian's server binaries (installed if missing)."
+)
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(postgres_app, name="postgres")
 app.add_typer(topics_app, name="topics")
 
 DEFAULT_STATE_DIR = Path(".payments")
@@ -46,11 +53,7 @@ def kafka_start(
 ) -> None:
     """Start the broker in the background and wait until it answers metadata requests."""
     broker = _broker(data_dir, port, controller_port)
-    try:
-        seconds = broker.start()
-    except BrokerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    seconds = broker.start()
     typer.echo(f"kafka ready on {broker.bootstrap} in {seconds:.1f}s (log: {broker.log_file})")
 
 
@@ -78,6 +81,48 @@ def kafka_status(
     state = "ready" if ready else ("running, not answering" if pid else "stopped")
     typer.echo(f"kafka {state} ({broker.bootstrap}, pid {pid or '-'})")
     raise typer.Exit(0 if ready else 1)
+
+
+PostgresDir = Annotated[Path, typer.Option(help="Cluster data, server log and socket.")]
+PostgresPort = Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")]
+DATABASE_NAME = "payments"
+
+
+@postgres_app.command("start")
+def postgres_start(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres",
+    port: PostgresPort = 5432,
+    durable: Annotated[bool, typer.Option(help="fsync on, as in production.")] = True,
+) -> None:
+    """Start the server (creating the cluster and the `payments` database on first use) and
+    print the DATABASE_URL that reaches it."""
+    server = LocalPostgres(data_dir.resolve(), port, durable)
+    if not server.running():
+        server.start()
+    typer.echo(f"DATABASE_URL={server.ensure_database(DATABASE_NAME)}")
+
+
+@postgres_app.command("stop")
+def postgres_stop(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres", port: PostgresPort = 5432
+) -> None:
+    """Stop the server (fast shutdown); the data stays in DATA_DIR."""
+    server = LocalPostgres(data_dir.resolve(), port)
+    running = server.running()
+    server.stop()
+    typer.echo("postgres stopped" if running else "postgres was not running")
+
+
+@postgres_app.command("status")
+def postgres_status(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres", port: PostgresPort = 5432
+) -> None:
+    """Exit 0 when the server runs, 1 otherwise."""
+    server = LocalPostgres(data_dir.resolve(), port)
+    running = server.running()
+    where = server.database_url(DATABASE_NAME)
+    typer.echo(f"postgres {'running' if running else 'stopped'} ({where})")
+    raise typer.Exit(0 if running else 1)
 
 
 @topics_app.command("create")
@@ -532,11 +577,16 @@ def run(
     kafka_port: Annotated[
         int, typer.Option(help="Port of the local broker (its controller uses the next one).")
     ] = 9092,
+    postgres: Annotated[
+        bool, typer.Option(help="Sink into a local PostgreSQL (see `payments postgres`).")
+    ] = False,
+    postgres_port: Annotated[int, typer.Option(help="Port of the local PostgreSQL.")] = 5432,
 ) -> None:
     """Run the whole pipeline locally; Ctrl-C stops everything.
 
     Starts a local broker unless KAFKA_BOOTSTRAP_SERVERS names one, and uses SQLite in the
-    state directory unless DATABASE_URL is set.
+    state directory unless DATABASE_URL is set; with --postgres, a PostgreSQL in the state
+    directory instead (started for the run unless `payments postgres start` runs it).
     """
     from ops.local_credentials import ensure_local_credentials, local_stack_environment
     from ops.stack import run_stack
@@ -547,16 +597,42 @@ def run(
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _broker(state_dir / "kafka", kafka_port, kafka_port + 1)
         overrides["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-    if "DATABASE_URL" not in os.environ:
+    database = None
+    if postgres:
+        if "DATABASE_URL" in os.environ:
+            raise typer.BadParameter("DATABASE_URL is set: unset it or drop --postgres")
+        database = LocalPostgres(state_dir / "postgres", postgres_port)
+    elif "DATABASE_URL" not in os.environ:
         overrides["DATABASE_URL"] = f"sqlite:///{state_dir / 'payments.db'}"
     if "WORKER_DATA_DIR" not in os.environ:
         overrides["WORKER_DATA_DIR"] = str(state_dir / "worker")
     # Stripe, PayPal and /admin get the local credentials unless configured.
     overrides |= local_stack_environment(PipelineSettings(), ensure_local_credentials(state_dir))
-    os.environ.update(overrides)  # the components read the same settings from the environment
-    settings = PipelineSettings()
-    configure_logging(settings.log_level, component="stack")
-    raise typer.Exit(run_stack(settings, state_dir, broker))
+    with _running(database) as database_url:
+        if database_url:
+            overrides["DATABASE_URL"] = database_url
+        os.environ.update(overrides)  # the components read these settings from the environment
+        settings = PipelineSettings()
+        configure_logging(settings.log_level, component="stack")
+        code = run_stack(settings, state_dir, broker)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _running(database: LocalPostgres | None) -> Iterator[str | None]:
+    """The URL of the stack's PostgreSQL while it runs: started here (and stopped after)
+    unless `payments postgres start` already runs it. None without --postgres."""
+    if database is None:
+        yield None
+        return
+    started = not database.running()
+    if started:
+        database.start()
+    try:
+        yield database.ensure_database(DATABASE_NAME)
+    finally:
+        if started:
+            database.stop()
 
 
 StateDir = Annotated[
@@ -654,21 +730,5 @@ def metrics_plot(
     typer.echo(f"wrote {out}")
 
 
-def main() -> None:
-    """The `payments` command: an expected failure ends in one line on stderr (see
-    `ops.cli_errors`), whichever verb met it."""
-    quiet_kafka_clients()
-    try:
-        code = app(standalone_mode=False)
-    except Exception as error:
-        known = failure(error)
-        if known is None:
-            raise
-        if known.line:
-            typer.echo(known.line, err=True)
-        raise SystemExit(known.exit_code) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
-
-
 if __name__ == "__main__":
-    main()
+    app()

@@ -1,12 +1,15 @@
 """What `payments` prints when a verb cannot do its job because the broker or the database
-does not answer, or an argument or setting is wrong: one line saying what failed and what
-to do. Anything else is a bug and keeps its traceback."""
+does not answer, a local service does not start, or an argument or setting is wrong: one
+line saying what failed and what to do. Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import typer
@@ -18,8 +21,11 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
 # typer carries its own click: its usage errors are these, not the `click` package's.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from common.settings import PipelineSettings
+from ops.local_kafka import BrokerError
+from ops.local_postgres import PostgresError
 
 #: Longest reason quoted from a driver's message; some run over several lines.
 MAX_REASON = 160
@@ -29,6 +35,33 @@ MAX_REASON = 160
 class Failure:
     line: str | None  # None: the help text already said it
     exit_code: int
+
+
+class OneLineErrors(TyperGroup):
+    """The `payments` group: every verb's expected failures end here, in one line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        quiet_kafka_clients()
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except Exception as error:
+            known = failure(error)
+            if known is None:
+                raise
+            if known.line:
+                print(known.line, file=sys.stderr)
+            code = known.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def quiet_kafka_clients() -> None:
@@ -45,6 +78,8 @@ def failure(error: BaseException) -> Failure | None:
         return Failure(_usage(error), error.exit_code)
     if isinstance(error, typer.Abort):
         return Failure("error: interrupted", 130)
+    if isinstance(error, BrokerError | PostgresError):
+        return Failure(f"error: {_one_line(str(error))}", 1)
     if isinstance(error, ValidationError):
         return Failure(_invalid_settings(error), 2)
     if isinstance(error, KafkaException | KafkaConnectionError):

@@ -71,7 +71,8 @@ def postgres_server_url() -> Iterator[str]:
             yield container.get_connection_url()
     else:
         # Not under pytest's tmp dir: that is 0700 root-owned and the server runs as postgres.
-        server = LocalPostgres(Path(tempfile.mkdtemp(prefix="payments-pg-")), port=free_port())
+        directory = Path(tempfile.mkdtemp(prefix="payments-pg-"))
+        server = LocalPostgres(directory, port=free_port(), durable=False)
         server.start()
         try:
             yield server.admin_url
@@ -103,7 +104,7 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
 def own_postgres() -> Iterator[LocalPostgres]:
     """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
     directory = Path(tempfile.mkdtemp(prefix="payments-own-pg-"))
-    server = LocalPostgres(directory, port=restartable_port())
+    server = LocalPostgres(directory, port=restartable_port(), durable=False)
     server.start()
     try:
         yield server
