@@ -116,8 +116,8 @@ class DeliveryProducer:
         report: asyncio.Future[Message] = loop.create_future()
         started = time.perf_counter()
         producer = self._producer
-        # One timer per record instead of `asyncio.wait_for` (a waiter future and callbacks
-        # more, a measurable share of a webhook's CPU).
+        # One timer per record instead of `asyncio.wait_for`, which adds a waiter future and
+        # callbacks to every webhook.
         expiry = loop.call_later(self._wait, _expire, report)
         try:
             producer.produce(

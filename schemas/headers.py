@@ -1,4 +1,4 @@
-"""Kafka header names of the pipeline topics (DESIGN.md, "Headers on raw-webhooks").
+"""Kafka header names of the pipeline topics (docs/design.md, "Headers on raw-webhooks").
 
 Header values are UTF-8 bytes; times are epoch milliseconds as decimal strings.
 """

@@ -1,6 +1,6 @@
 """From a payment-events record to what the sink writes, or to why it cannot. Pure.
 
-A record the sink cannot write goes to dlq with the DESIGN.md headers; its offset is still
+A record the sink cannot write goes to dlq with the docs/design.md headers; its offset is still
 committed, since dlq now holds it.
 """
 

@@ -66,7 +66,7 @@ class Intensity:
     production has minutes, but never shorter than a capture can be held up: a refund taken
     just before an outage is parked until its capture, which the provider retries through
     the outage and the rush after it, is taken too. A ladder shorter than that dead-letters
-    the refund (`retries_exhausted`), as DESIGN.md says it must.
+    the refund (`retries_exhausted`), as docs/design.md says it must.
     """
 
     load_seconds: float
