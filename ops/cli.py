@@ -165,8 +165,8 @@ def topics_scale(
     dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
 ) -> None:
     """Raise every pipeline topic and the worker's changelogs to PARTITIONS and move the
-    tables' entries to their keys' new partitions. Stop every worker first; see the README's
-    "Scaling partitions" runbook."""
+    tables' entries to their keys' new partitions. Stop every worker first; see the
+    "Scaling partitions" runbook in docs/operations.md."""
     from ops.scale import ScaleRefused, apply, prepare
 
     settings = PipelineSettings()
