@@ -25,8 +25,19 @@ from ops.local_postgres import LocalPostgres
 from tests.support.databases import scratch_database
 from tests.support.ports import free_port, free_port_pair, restartable_port
 
+TESTS = Path(__file__).parent
+#: The marker each top-level test directory gives its tests.
+DIRECTORY_MARKERS = {"unit": pytest.mark.unit, "integration": pytest.mark.integration}
 KAFKA_IMAGE = "apache/kafka:4.0.2"
 POSTGRES_IMAGE = "postgres:16"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`unit` and `integration` come from where a test lives, not from its module."""
+    for item in items:
+        marker = DIRECTORY_MARKERS.get(item.path.relative_to(TESTS).parts[0])
+        if marker is not None:
+            item.add_marker(marker)
 
 
 def docker_answers() -> bool:

@@ -15,9 +15,7 @@ from common.kafka import make_confluent_producer
 from common.settings import PipelineSettings
 from ops.cli import app
 from streams.samples import raw_headers, stripe_capture, stripe_refund
-from tests.integration.streams.conftest import Reader
-
-pytestmark = pytest.mark.integration
+from tests.support.topic_reader import Reader
 
 INTENT = "pi_dlq_replay"
 KEY = f"stripe:{INTENT}"

@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 import httpx
 import hypothesis
-import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -31,8 +30,8 @@ from ingress.responses import AcceptedBody, ErrorBody
 from ops.local_pki import paypal_headers
 from schemas import headers as h
 from sinks.admin_views import DlqSummary, EventPage, PaymentView
-from tests.integration.faults.conftest import ADMIN_TOKEN, MakeStack, Stack
-from tests.integration.ingress.conftest import (
+from tests.support.fault_stack import ADMIN_TOKEN, MakeStack, Stack
+from tests.support.ingress import (
     PAYPAL_WEBHOOK_ID,
     paypal_body,
     signed_paypal_headers,
@@ -40,10 +39,8 @@ from tests.integration.ingress.conftest import (
     stripe_headers,
     topic_records,
 )
-from tests.integration.ingress.test_fuzz import OPENAPI, bodies, content_types, header_values
-from tests.integration.ingress.test_fuzz import requests as webhook_requests
-
-pytestmark = pytest.mark.integration
+from tests.support.webhook_fuzz import OPENAPI, bodies, content_types, header_values
+from tests.support.webhook_fuzz import requests as webhook_requests
 
 MODELS: dict[str, type[BaseModel]] = {
     model.__name__: model for model in (AcceptedBody, ErrorBody, EventPage, PaymentView, DlqSummary)

@@ -16,8 +16,6 @@ from common.metrics import REGISTRY
 from common.settings import PipelineSettings
 from common.topics import create_topics, pipeline_topic_specs
 
-pytestmark = pytest.mark.integration
-
 
 def lag(group: str, topic: str, partition: int) -> float | None:
     labels = {"group": group, "topic": topic, "partition": str(partition)}

@@ -19,8 +19,6 @@ from ops.cli import app
 from ops.local_postgres import LocalPostgres
 from tests.support.ports import free_port, free_port_pair
 
-pytestmark = pytest.mark.integration
-
 PAYMENTS = [sys.executable, "-m", "ops.cli"]
 #: Where the stack finds its broker and database unless it starts its own.
 SERVICES = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}

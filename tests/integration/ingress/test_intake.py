@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from common.settings import PipelineSettings
 from ops.local_pki import Pki
 from schemas import headers as h
-from tests.integration.ingress.conftest import (
+from tests.support.ingress import (
     app_client,
     paypal_body,
     signed_paypal_headers,
@@ -20,8 +20,6 @@ from tests.integration.ingress.conftest import (
     stripe_headers,
     topic_records,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def expected_partition(key: bytes, partitions: int) -> int:

@@ -7,8 +7,6 @@ import pytest
 from common.settings import PipelineSettings
 from ops.bench.ingress import Load, run_bench
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize("server_processes", [1, 2])  # 2: INGRESS_WORKERS, forked servers
 def test_a_short_bench_run_is_all_2xx(

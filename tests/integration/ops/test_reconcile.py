@@ -22,8 +22,6 @@ from sinks.tables import payment_transitions, payments, webhook_events
 from sinks.topic_scan import TopicEntry
 from tests.support.databases import scratch_database
 
-pytestmark = pytest.mark.integration
-
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SINCE, UNTIL = NOW - timedelta(days=7), NOW
 

@@ -20,9 +20,7 @@ from streams.dedupe import DedupeEntry
 from streams.placement import home_partition
 from streams.tables import DEDUPE, LOCKS, PAYMENTS, TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
-from tests.integration.foundation.test_topics import cli
-
-pytestmark = pytest.mark.integration
+from tests.support.cli import cli
 
 KEYS = [f"stripe:pi_{n}".encode() for n in range(40)]
 GONE = [f"stripe:pi_gone_{n}".encode() for n in range(5)]

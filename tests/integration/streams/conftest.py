@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,19 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
 from common.topics import create_topics, pipeline_topic_specs
 from ops.processes import spawn, terminate_group
-from schemas.headers import header_map
 from streams.bench import worker_env
 from streams.samples import raw_headers
 from tests.support.ports import free_port
+from tests.support.topic_reader import Reader
 
-WAIT_SECONDS = 60.0
 TEST_SETTINGS: dict[str, Any] = {
     # A tiny ladder: three retries of half a second each, then dlq.
     "retry_delays_seconds": (0.5, 0.5, 0.5),
@@ -37,17 +34,6 @@ TEST_SETTINGS: dict[str, Any] = {
     "worker_session_timeout_seconds": 6,
     "log_level": "INFO",
 }
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None  # None: a tombstone
-    headers: dict[str, str]
 
 
 @dataclass
@@ -114,51 +100,6 @@ class Pipeline:
             families = text_string_to_metric_families(response.read().decode())
         samples = (s for family in families for s in family.samples)
         return next((s.value for s in samples if s.name == name and s.labels == labels), 0.0)
-
-
-class Reader:
-    """Everything on one topic, from the beginning, as it arrives."""
-
-    def __init__(self, settings: PipelineSettings, topic: str) -> None:
-        self.records: list[Record] = []
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap_servers,
-                "group.id": f"reader-{topic}",
-                "enable.auto.commit": False,
-            }
-        )
-        self._consumer.assign(
-            [TopicPartition(topic, p, 0) for p in range(settings.topic_partitions)]
-        )
-
-    def poll(self, seconds: float = 0.2) -> list[Record]:
-        for message in self._consumer.consume(num_messages=500, timeout=seconds):
-            assert message.error() is None, message.error()
-            self.records.append(
-                Record(
-                    message.topic() or "",
-                    message.partition() or 0,
-                    message.offset() or 0,
-                    message.timestamp()[1],
-                    message.key(),
-                    message.value(),
-                    header_map(message.headers()),
-                )
-            )
-        return self.records
-
-    def wait_for(
-        self, done: Callable[[list[Record]], bool], seconds: float = WAIT_SECONDS
-    ) -> list[Record]:
-        deadline = time.monotonic() + seconds
-        while not done(self.poll()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; have {len(self.records)} records")
-        return self.records
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.samples import stripe_capture
 from streams.worker import app_id
-from tests.integration.streams.conftest import WAIT_SECONDS, Pipeline
+from tests.integration.streams.conftest import Pipeline
+from tests.support.topic_reader import WAIT_SECONDS
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,8 @@ from common.kafka import make_confluent_producer
 from schemas import headers as h
 from streams.placement import home_partition
 from streams.samples import raw_headers, stripe_capture, stripe_dispute, stripe_refund
-from tests.integration.streams.conftest import Pipeline, Record
+from tests.integration.streams.conftest import Pipeline
+from tests.support.topic_reader import Record
 
 pytestmark = pytest.mark.integration
 

@@ -9,14 +9,12 @@ from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from ops.cli import app
 from tests.support.docker_context import image_files
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -6,8 +6,6 @@ import pytest
 
 from common.lag import partition_lag
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("high", "low", "committed", "lag"),

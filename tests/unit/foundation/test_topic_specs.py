@@ -3,8 +3,6 @@ import pytest
 from common.settings import THREE_DAYS_MS, PipelineSettings
 from common.topics import PartitionReport, pipeline_topic_specs
 
-pytestmark = pytest.mark.unit
-
 
 def test_every_pipeline_topic_has_the_same_partition_count() -> None:
     settings = PipelineSettings(_env_file=None, topic_partitions=6)

@@ -18,8 +18,6 @@ from ops.bench.ingress import (
     take_response,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
 def test_the_paypal_share_is_exact(share: float) -> None:

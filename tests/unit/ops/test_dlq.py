@@ -11,7 +11,6 @@ from common.settings import PipelineSettings
 from ops.dlq import DlqFilter, dry_run_line, purge_cut, purged, replay_record, replay_target, select
 from sinks.topic_scan import TopicEntry
 
-pytestmark = pytest.mark.unit
 T0 = 1_764_100_000_000
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 

@@ -20,8 +20,6 @@ from ops.rehome import (
 from streams.dedupe import DedupeEntry
 from streams.placement import home_partition
 
-pytestmark = pytest.mark.unit
-
 Changelog = dict[tuple[int, bytes], bytes]  # (partition, key) -> live value
 PAYMENTS = [f"stripe:pi_{n}".encode() for n in range(60)]
 
