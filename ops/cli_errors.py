@@ -109,8 +109,8 @@ def _broker_down(error: KafkaException | KafkaConnectionError) -> str:
     servers = _setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
     reason = error.args[0].str() if error.args and isinstance(error.args[0], KafkaError) else error
     return (
-        f"error: the Kafka broker at {servers} did not answer ({_one_line(str(reason))}); "
-        "start it (`payments kafka start`) or set KAFKA_BOOTSTRAP_SERVERS"
+        f"error: the Kafka broker at {servers}: {_one_line(str(reason))}; "
+        "check that it runs (`payments kafka start`) and KAFKA_BOOTSTRAP_SERVERS names it"
     )
 
 
@@ -121,8 +121,8 @@ def _database_down(error: Exception) -> str:
         url = make_url(url).render_as_string(hide_password=True)
     reason = getattr(error, "orig", None) or error
     return (
-        f"error: the database at {url} did not answer ({_one_line(str(reason))}); "
-        "start it (`payments postgres start`) or set DATABASE_URL"
+        f"error: the database at {url}: {_one_line(str(reason))}; "
+        "check that it runs (`payments postgres start`) and DATABASE_URL names it"
     )
 
 

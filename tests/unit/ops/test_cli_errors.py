@@ -17,8 +17,8 @@ def test_a_broker_failure_names_the_broker_and_what_to_do() -> None:
     assert known is not None
     assert known.exit_code == 1
     assert known.line == (
-        "error: the Kafka broker at kafka.internal:9092 did not answer (Broker transport "
-        "failure); start it (`payments kafka start`) or set KAFKA_BOOTSTRAP_SERVERS"
+        "error: the Kafka broker at kafka.internal:9092: Broker transport failure; check that "
+        "it runs (`payments kafka start`) and KAFKA_BOOTSTRAP_SERVERS names it"
     )
 
 
@@ -30,7 +30,7 @@ def test_a_database_failure_hides_the_password_and_keeps_one_line() -> None:
     assert "\n" not in known.line
     assert "hunter2" not in known.line
     assert "app:***@db.internal" in known.line
-    assert "(connection refused Is the server running? and more" in known.line
+    assert ": connection refused Is the server running? and more" in known.line
     assert len(known.line) < MAX_REASON + 200
 
 
