@@ -29,6 +29,7 @@ from ops.local_postgres import PostgresError
 
 #: Longest reason quoted from a driver's message; some run over several lines.
 MAX_REASON = 160
+_SILENCE = logging.NullHandler()
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class OneLineErrors(TyperGroup):
 def quiet_kafka_clients() -> None:
     """librdkafka reports every refused connection; a short-lived verb says it once, in
     its failure line. A component that configures logging still gets them, as JSON."""
-    logging.getLogger("librdkafka").addHandler(logging.NullHandler())
+    logging.getLogger("librdkafka").addHandler(_SILENCE)  # once, however often called
 
 
 def failure(error: BaseException) -> Failure | None:
