@@ -3,14 +3,18 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+# Every dependency, direct or transitive, at the version and hash of the lock.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
+# .dockerignore keeps benchmarks, dev-only helpers and tests out of these packages.
 COPY common common
 COPY ops ops
 COPY ingress ingress
 COPY streams streams
 COPY sinks sinks
 COPY schemas schemas
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim AS runtime
 RUN useradd --create-home --uid 10001 payments

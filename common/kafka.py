@@ -20,8 +20,8 @@ def confluent_producer_config(settings: PipelineSettings, **overrides: Any) -> d
 
     `murmur2_random` is the Java client's (and aiokafka's) partitioner: librdkafka's default
     (consistent_random, CRC32) would put a key on another partition than faust expects.
-    `linger.ms` 5 (not 2): fuller produce requests cost the broker about a fifth less CPU
-    per record under load (`payments bench ingress`), for at most 5 ms more latency.
+    `linger.ms` 5 (not 2): fuller produce requests cost the broker less CPU per record
+    under load (docs/performance.md), for at most 5 ms more latency.
     """
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -87,3 +87,14 @@ def make_aiokafka_consumer(
 
 def _metadata_max_age_ms(settings: PipelineSettings) -> int:
     return round(settings.kafka_metadata_max_age_seconds * 1000)
+
+
+def header_map(headers: object) -> dict[str, str]:
+    """Kafka headers (a sequence of (name, bytes) pairs, as both clients give them) as a
+    dict of strings; a repeated name keeps its last value."""
+    pairs = headers if isinstance(headers, list | tuple) else []
+    return {
+        name: (value or b"").decode("utf-8", "replace")
+        for name, value in pairs
+        if isinstance(name, str)
+    }

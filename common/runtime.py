@@ -10,8 +10,8 @@ def freeze_startup_objects() -> None:
 
     A service builds a few hundred thousand objects while it starts (FastAPI and pydantic
     models, cryptography, the Kafka client) that live as long as the process. A full
-    (generation 2) collection walks all of them: in ingress that held the event loop for
-    ~130 ms now and then, which was the webhooks' p99 latency. Frozen, they are never walked
+    (generation 2) collection walks all of them: in ingress that held the event loop long
+    enough to set the webhooks' p99 latency. Frozen, they are never walked
     again; what the service allocates afterwards is collected as usual. Call it once the
     service is ready to serve.
     """

@@ -44,7 +44,7 @@ class TopicNames:
 
 
 class PipelineSettings(BaseSettings):
-    """Configuration from the environment (or a `.env` file); names as in DESIGN.md."""
+    """Configuration from the environment (or a `.env` file); names as in docs/design.md."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 

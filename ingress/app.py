@@ -104,8 +104,8 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
 class _IngressApp(FastAPI):
     """FastAPI, except that a webhook POST goes straight to its `WebhookEndpoint`.
 
-    The middleware stack and route matching cost about as much CPU as the webhook's own
-    work, and a webhook endpoint needs none of it (see `ingress.endpoint`). Other methods
+    The middleware stack and route matching cost CPU on every request, and a webhook
+    endpoint needs none of it (see `ingress.endpoint`). Other methods
     on those paths (405) and every other route take the usual way.
     """
 

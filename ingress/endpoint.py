@@ -1,8 +1,8 @@
 """The webhook POST as a bare ASGI app: the hot path of ingress.
 
 Starlette's request/response machinery (the `Request` object, the exception-handling
-wrappers, `JSONResponse` rendering its headers) cost about as much CPU per webhook as the
-webhook's own work, and a webhook needs none of it: the body is read raw, every error is
+wrappers, `JSONResponse` rendering its headers) costs CPU on every webhook, and a webhook
+needs none of it: the body is read raw, every error is
 answered here through `refusal`, and the answer is a small fixed JSON document. FastAPI
 still documents the route (`ingress.app`).
 """

@@ -47,6 +47,8 @@ Headers = Sequence[tuple[str, bytes]]
 ProducerFactory = Callable[[], Producer]
 #: Blocking: True when a broker answers a metadata request.
 BrokerCheck = Callable[[], bool]
+#: Seconds on a monotonic scale; tests pass their own.
+Clock = Callable[[], float]
 
 log = logging.getLogger("ingress.producer")
 
@@ -76,13 +78,15 @@ class DeliveryProducer:
         *,
         stall_seconds: float = float("inf"),
         broker_answers: BrokerCheck = lambda: False,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._make_producer = make_producer
+        self._clock = clock
         self._producer = make_producer()
         self._wait = timeout + REPORT_GRACE_SECONDS
         self._stall_seconds = stall_seconds
         self._broker_answers = broker_answers
-        self._last_delivered = self._last_failed = time.monotonic()
+        self._last_delivered = self._last_failed = clock()
         self._stall_watch: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[int]] = set()
         self._stopping = threading.Event()
@@ -103,6 +107,11 @@ class DeliveryProducer:
             broker_answers=functools.partial(broker_reachable, settings),
         )
 
+    @property
+    def watching_for_stall(self) -> bool:
+        """True while failed sends have the producer watched for a stall."""
+        return self._stall_watch is not None
+
     def start(self) -> None:
         """Start serving delivery reports; call it on the event loop `send` will run on."""
         self._reports = _Reports(asyncio.get_running_loop())
@@ -116,8 +125,8 @@ class DeliveryProducer:
         report: asyncio.Future[Message] = loop.create_future()
         started = time.perf_counter()
         producer = self._producer
-        # One timer per record instead of `asyncio.wait_for` (a waiter future and callbacks
-        # more, a measurable share of a webhook's CPU).
+        # One timer per record instead of `asyncio.wait_for`, which adds a waiter future and
+        # callbacks to every webhook.
         expiry = loop.call_later(self._wait, _expire, report)
         try:
             producer.produce(
@@ -134,7 +143,7 @@ class DeliveryProducer:
         finally:
             expiry.cancel()
             report.cancel()  # when the sender was cancelled: a late report is dropped
-        self._last_delivered = time.monotonic()
+        self._last_delivered = self._clock()
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
         return Delivery(message.partition() or 0, message.offset() or 0)
 
@@ -152,7 +161,7 @@ class DeliveryProducer:
     def _after_failure(self, producer: Producer, error: BaseException) -> None:
         if producer is not self._producer:  # failed on a producer already replaced
             return
-        self._last_failed = time.monotonic()
+        self._last_failed = self._clock()
         if (fatal := _fatal_error(error)) is not None:
             log.error("producer failed for good", extra={"error": str(fatal)})
             if not self._replace("fatal"):
@@ -171,7 +180,7 @@ class DeliveryProducer:
                 if not await asyncio.to_thread(self._broker_answers):
                     answering_since = None
                 elif answering_since is None:
-                    answering_since = time.monotonic()
+                    answering_since = self._clock()
                 elif self._stalled_since(answering_since):
                     self._replace("stalled")
                     return
@@ -180,9 +189,9 @@ class DeliveryProducer:
             self._stall_watch = None
 
     def _stalled_since(self, answering_since: float) -> bool:
-        now = time.monotonic()
-        failed_while_answering = self._last_failed >= answering_since + self._wait
-        return failed_while_answering and now - answering_since >= self._stall_seconds
+        return stalled(
+            answering_since, self._last_failed, self._clock(), self._wait, self._stall_seconds
+        )
 
     def _replace(self, reason: str) -> bool:
         """Swap in a new producer; the old one's records fail. False if none could be made."""
@@ -260,6 +269,15 @@ def _unavailable(error: BaseException) -> BrokerUnavailable:
         reason = _kafka_error_name(error)
     PRODUCE_ERRORS.labels(reason).inc()
     return BrokerUnavailable(reason)
+
+
+def stalled(
+    answering_since: float, last_failed: float, now: float, wait: float, stall_seconds: float
+) -> bool:
+    """A producer is stalled when the broker has answered for `stall_seconds` and a record
+    sent after it began answering (so given its full `wait`) still failed."""
+    failed_while_answering = last_failed >= answering_since + wait
+    return failed_while_answering and now - answering_since >= stall_seconds
 
 
 def _fatal_error(error: BaseException) -> KafkaError | None:

@@ -37,7 +37,7 @@ def parse_webhook(provider: Provider, body: bytes) -> Webhook:
 def record_headers(
     webhook: Webhook, received_at_ms: int, correlation_id: str, content_type: str
 ) -> list[tuple[str, bytes]]:
-    """The raw-webhooks headers of DESIGN.md, as Kafka wants them."""
+    """The raw-webhooks headers of docs/design.md, as Kafka wants them."""
     values = {
         h.PROVIDER: webhook.provider.value,
         h.EVENT_ID: webhook.event_id,

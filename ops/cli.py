@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, overload
@@ -13,18 +15,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from common.kafka import make_admin, make_confluent_producer
 from common.logging import configure_logging
 from common.settings import PipelineSettings
-from ops.local_kafka import BrokerError, LocalKafka
+from ops.cli_errors import OneLineErrors
+from ops.local_kafka import LocalKafka
+from ops.local_postgres import LocalPostgres
 from ops.reconcile import ReportFormat
 from schemas.providers import Provider
 
 if TYPE_CHECKING:
-    from sinks.topic_scan import TopicEntry
-from ops.topics import create_topics, describe_topics, pipeline_topic_specs
+    from common.topic_scan import TopicEntry
+from common.topics import create_topics, describe_topics, pipeline_topic_specs
 
-app = typer.Typer(help="Payments webhook pipeline.", no_args_is_help=True)
+app = typer.Typer(cls=OneLineErrors, help="Payments webhook pipeline.", no_args_is_help=True)
 kafka_app = typer.Typer(help="A local single-node Kafka broker (KRaft) on 127.0.0.1.")
 topics_app = typer.Typer(help="The pipeline's Kafka topics.")
+postgres_app = typer.Typer(
+    help="A local PostgreSQL on 127.0.0.1 from Debian's server binaries (installed if missing)."
+)
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(postgres_app, name="postgres")
 app.add_typer(topics_app, name="topics")
 
 DEFAULT_STATE_DIR = Path(".payments")
@@ -45,11 +53,7 @@ def kafka_start(
 ) -> None:
     """Start the broker in the background and wait until it answers metadata requests."""
     broker = _broker(data_dir, port, controller_port)
-    try:
-        seconds = broker.start()
-    except BrokerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    seconds = broker.start()
     typer.echo(f"kafka ready on {broker.bootstrap} in {seconds:.1f}s (log: {broker.log_file})")
 
 
@@ -77,6 +81,48 @@ def kafka_status(
     state = "ready" if ready else ("running, not answering" if pid else "stopped")
     typer.echo(f"kafka {state} ({broker.bootstrap}, pid {pid or '-'})")
     raise typer.Exit(0 if ready else 1)
+
+
+PostgresDir = Annotated[Path, typer.Option(help="Cluster data, server log and socket.")]
+PostgresPort = Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")]
+DATABASE_NAME = "payments"
+
+
+@postgres_app.command("start")
+def postgres_start(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres",
+    port: PostgresPort = 5432,
+    durable: Annotated[bool, typer.Option(help="fsync on, as in production.")] = True,
+) -> None:
+    """Start the server (creating the cluster and the `payments` database on first use) and
+    print the DATABASE_URL that reaches it."""
+    server = LocalPostgres(data_dir.resolve(), port, durable)
+    if not server.running():
+        server.start()
+    typer.echo(f"DATABASE_URL={server.ensure_database(DATABASE_NAME)}")
+
+
+@postgres_app.command("stop")
+def postgres_stop(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres", port: PostgresPort = 5432
+) -> None:
+    """Stop the server (fast shutdown); the data stays in DATA_DIR."""
+    server = LocalPostgres(data_dir.resolve(), port)
+    running = server.running()
+    server.stop()
+    typer.echo("postgres stopped" if running else "postgres was not running")
+
+
+@postgres_app.command("status")
+def postgres_status(
+    data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres", port: PostgresPort = 5432
+) -> None:
+    """Exit 0 when the server runs, 1 otherwise."""
+    server = LocalPostgres(data_dir.resolve(), port)
+    running = server.running()
+    where = server.database_url(DATABASE_NAME)
+    typer.echo(f"postgres {'running' if running else 'stopped'} ({where})")
+    raise typer.Exit(0 if running else 1)
 
 
 @topics_app.command("create")
@@ -119,8 +165,8 @@ def topics_scale(
     dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
 ) -> None:
     """Raise every pipeline topic and the worker's changelogs to PARTITIONS and move the
-    tables' entries to their keys' new partitions. Stop every worker first; see the README's
-    "Scaling partitions" runbook."""
+    tables' entries to their keys' new partitions. Stop every worker first; see the
+    "Scaling partitions" runbook in docs/operations.md."""
     from ops.scale import ScaleRefused, apply, prepare
 
     settings = PipelineSettings()
@@ -242,7 +288,7 @@ def bench_sink(
 ) -> None:
     """Sink rows/s from pre-loaded payment-events vs a bare COPY of the same rows
     (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
-    from ops.bench_sink import bench
+    from ops.bench.sink import bench
 
     settings = PipelineSettings()
     configure_logging("WARNING", component="bench")
@@ -270,7 +316,7 @@ def bench_ingress(
     """Signed Stripe and PayPal webhooks against ingress (durable produce to the broker at
     KAFKA_BOOTSTRAP_SERVERS, `bench-` topics), then against a bare 200-OK app on the same
     server stack; req/s, p50/p95/p99 and errors of both, and their ratio. Loopback only."""
-    from ingress.bench import Load, format_report, run_bench
+    from ops.bench.ingress import Load, format_report, run_bench
 
     load = Load(requests, duration, connections, workers, rate, paypal_share)
     configure_logging("WARNING", component="bench")
@@ -286,7 +332,7 @@ def bench_worker(
 ) -> None:
     """Events/s through one streams worker vs a bare aiokafka consume→produce loop over the
     same pre-loaded records (broker at KAFKA_BOOTSTRAP_SERVERS, `bench-` topics)."""
-    from streams.bench import bench
+    from ops.bench.worker import bench
 
     configure_logging("WARNING", component="bench")
     typer.echo(bench(PipelineSettings(), events, duplicate_share).report())
@@ -303,8 +349,8 @@ def bench_e2e(
     """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
     workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
     KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency, lag, CPU per component."""
-    from ingress.bench import Load
-    from ops.bench_e2e import bench_e2e as run
+    from ops.bench.e2e import bench_e2e as run
+    from ops.bench.ingress import Load
 
     requests = round(rate * duration)
     load = Load(requests, duration, connections, generators, rate, paypal_share=0.5)
@@ -321,7 +367,7 @@ def bench_target(
 ) -> None:
     """Prepare a load against an ingress started separately (e.g. `payments run`): print
     the environment that ingress needs (`env $(payments bench target D) payments run`)."""
-    from ingress.bench import prepare_target
+    from ops.bench.ingress import prepare_target
 
     directory.mkdir(parents=True, exist_ok=True)
     for name, value in prepare_target(directory.resolve()).items():
@@ -344,7 +390,7 @@ def bench_load(
 ) -> None:
     """Signed webhooks against a running ingress on 127.0.0.1 (see `bench target`); no
     baseline. Event ids restart at 0: use a fresh state directory for each run."""
-    from ingress.bench import Load, run_against
+    from ops.bench.ingress import Load, run_against
 
     load = Load(requests, duration, connections, workers, rate, paypal_share, poison_share)
     configure_logging("WARNING", component="bench")
@@ -383,8 +429,8 @@ def dlq_filters(
 
 
 def _dlq_selection(context: typer.Context, with_values: bool) -> list[TopicEntry]:
+    from common.topic_scan import scan_topics
     from ops.dlq import select
-    from sinks.topic_scan import scan_topics
 
     settings = PipelineSettings()
     entries = scan_topics(settings, [settings.topics.dlq], with_values=with_values)
@@ -514,9 +560,9 @@ def reconcile(
 ) -> None:
     """Per provider and currency: payments by status, captured/refunded/disputed totals,
     stuck payments, events still in retry or dlq, and state/trail mismatches."""
+    from common.topic_scan import scan_topics
     from ops.reconcile import load_rows, render, summarize
     from sinks.database import make_engine
-    from sinks.topic_scan import scan_topics
 
     settings = PipelineSettings()
     now = datetime.now(UTC)
@@ -556,11 +602,16 @@ def run(
     kafka_port: Annotated[
         int, typer.Option(help="Port of the local broker (its controller uses the next one).")
     ] = 9092,
+    postgres: Annotated[
+        bool, typer.Option(help="Sink into a local PostgreSQL (see `payments postgres`).")
+    ] = False,
+    postgres_port: Annotated[int, typer.Option(help="Port of the local PostgreSQL.")] = 5432,
 ) -> None:
     """Run the whole pipeline locally; Ctrl-C stops everything.
 
     Starts a local broker unless KAFKA_BOOTSTRAP_SERVERS names one, and uses SQLite in the
-    state directory unless DATABASE_URL is set.
+    state directory unless DATABASE_URL is set; with --postgres, a PostgreSQL in the state
+    directory instead (started for the run unless `payments postgres start` runs it).
     """
     from ops.local_credentials import ensure_local_credentials, local_stack_environment
     from ops.stack import run_stack
@@ -571,16 +622,42 @@ def run(
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _broker(state_dir / "kafka", kafka_port, kafka_port + 1)
         overrides["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-    if "DATABASE_URL" not in os.environ:
+    database = None
+    if postgres:
+        if "DATABASE_URL" in os.environ:
+            raise typer.BadParameter("DATABASE_URL is set: unset it or drop --postgres")
+        database = LocalPostgres(state_dir / "postgres", postgres_port)
+    elif "DATABASE_URL" not in os.environ:
         overrides["DATABASE_URL"] = f"sqlite:///{state_dir / 'payments.db'}"
     if "WORKER_DATA_DIR" not in os.environ:
         overrides["WORKER_DATA_DIR"] = str(state_dir / "worker")
     # Stripe, PayPal and /admin get the local credentials unless configured.
     overrides |= local_stack_environment(PipelineSettings(), ensure_local_credentials(state_dir))
-    os.environ.update(overrides)  # the components read the same settings from the environment
-    settings = PipelineSettings()
-    configure_logging(settings.log_level, component="stack")
-    raise typer.Exit(run_stack(settings, state_dir, broker))
+    with _running(database) as database_url:
+        if database_url:
+            overrides["DATABASE_URL"] = database_url
+        os.environ.update(overrides)  # the components read these settings from the environment
+        settings = PipelineSettings()
+        configure_logging(settings.log_level, component="stack")
+        code = run_stack(settings, state_dir, broker)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _running(database: LocalPostgres | None) -> Iterator[str | None]:
+    """The URL of the stack's PostgreSQL while it runs: started here (and stopped after)
+    unless `payments postgres start` already runs it. None without --postgres."""
+    if database is None:
+        yield None
+        return
+    started = not database.running()
+    if started:
+        database.start()
+    try:
+        yield database.ensure_database(DATABASE_NAME)
+    finally:
+        if started:
+            database.stop()
 
 
 StateDir = Annotated[

@@ -22,10 +22,10 @@ from confluent_kafka.admin import AdminClient
 
 from common.masking import mask_document
 from common.settings import PipelineSettings
+from common.topic_scan import TopicEntry
 from schemas import headers as h
 from schemas.mapping import transition_for
 from schemas.providers import Provider
-from sinks.topic_scan import TopicEntry
 
 #: Headers of the original delivery, carried onto a replay; retry and dlq headers are not.
 CARRIED_HEADERS = (

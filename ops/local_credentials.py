@@ -1,5 +1,5 @@
 """The local stack's webhook credentials: one Stripe secret, one admin token and an offline
-PayPal setup (a throwaway CA from `ingress.local_pki`), kept in `<state dir>/credentials/`.
+PayPal setup (a throwaway CA from `ops.local_pki`), kept in `<state dir>/credentials/`.
 
 `payments run` gives every provider the environment leaves unconfigured (no
 `STRIPE_WEBHOOK_SECRETS`, no `PAYPAL_WEBHOOK_ID`, no `ADMIN_TOKENS`) these credentials;
@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from common.settings import PipelineSettings
-from ingress.local_pki import build_pki
 from ingress.paypal_certs import cache_file_name
+from ops.local_pki import build_pki
 
 #: On an allow-listed PayPal host and path; never fetched: the cache holds its chain.
 CERT_URL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-payments-local"

@@ -123,7 +123,7 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": "0",
             # On restart the controller refuses the node's new registration until the old
             # incarnation's session expires (DuplicateBrokerRegistrationException): a short
-            # session makes a warm start take seconds instead of ~14 s.
+            # session lets a warm start go ahead instead of waiting out the default one.
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "2000",
         }

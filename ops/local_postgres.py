@@ -1,8 +1,11 @@
-"""A throwaway PostgreSQL cluster from Debian's packages, for tests and local runs.
+"""A PostgreSQL cluster from Debian's packages, for tests and local runs (`payments postgres`,
+`payments run --postgres`).
 
 Installs the server with apt when it is missing (as root, the machine's case), runs it as
 the `postgres` user (initdb refuses root), listens on 127.0.0.1 only, trusts local
 connections, and keeps everything under one directory that `stop(remove=True)` deletes.
+Durable by default (fsync on, production's setting); tests that throw the cluster away
+turn it off.
 """
 
 from __future__ import annotations
@@ -32,10 +35,7 @@ def postgres_bin_dir() -> Path:
     if found is None:
         if os.geteuid() != 0:
             raise PostgresError("PostgreSQL is not installed; run: apt-get install -y postgresql")
-        for command in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "postgresql"],
-        ):
+        for command in (APT_UPDATE, APT_INSTALL):
             _run(command, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         found = _newest_bin_dir()
     if found is None:
@@ -63,10 +63,23 @@ def _run(command: list[str], env: dict[str, str] | None = None) -> str:
 class LocalPostgres:
     data_dir: Path
     port: int = 5432
+    durable: bool = True
 
     @property
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, name: str) -> str:
+        """The SQLAlchemy URL of database `name` on this cluster, as DATABASE_URL takes it."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    @property
+    def _cluster(self) -> Path:
+        return self.data_dir / "cluster"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "server.log"
 
     def _as_owner(self, *command: str) -> list[str]:
         if os.geteuid() == 0:
@@ -78,31 +91,70 @@ class LocalPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.data_dir, "postgres", "postgres")
+            self._check_reachable()
         self.data_dir.chmod(0o700)
-        cluster = self.data_dir / "cluster"
-        if not (cluster / "PG_VERSION").exists():
+        if not (self._cluster / "PG_VERSION").exists():
             _run(
                 self._as_owner(
-                    str(bin_dir / "initdb"), "-D", str(cluster), "-U", "postgres",
-                    "--auth=trust", "--encoding=UTF8", "--no-sync",
+                    str(bin_dir / "initdb"), "-D", str(self._cluster), "-U", "postgres",
+                    "--auth=trust", "--encoding=UTF8", *self._initdb_sync(),
                 )
             )  # fmt: skip
         options = (
-            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c max_connections=200"
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+            f" -c fsync={'on' if self.durable else 'off'} -c max_connections=200"
         )
-        _run(
-            self._as_owner(
-                str(bin_dir / "pg_ctl"), "-D", str(cluster),
-                "-l", str(self.data_dir / "server.log"), "-o", options, "-w", "-t", "60", "start",
-            )
-        )  # fmt: skip
+        try:
+            _run(
+                self._as_owner(
+                    str(bin_dir / "pg_ctl"), "-D", str(self._cluster),
+                    "-l", str(self.log_file), "-o", options, "-w", "-t", "60", "start",
+                )
+            )  # fmt: skip
+        except PostgresError as error:
+            raise PostgresError(f"{error} {self._last_log_line()}") from error
+
+    def _check_reachable(self) -> None:
+        try:
+            _run(self._as_owner("test", "-w", str(self.data_dir)))
+        except PostgresError as error:
+            raise PostgresError(
+                f"the postgres user cannot reach {self.data_dir}: pick a data directory whose "
+                "parents it may traverse (chmod o+x), e.g. under /tmp"
+            ) from error
+
+    def _initdb_sync(self) -> list[str]:
+        return [] if self.durable else ["--no-sync"]
+
+    def _last_log_line(self) -> str:
+        lines = self.log_file.read_text().splitlines() if self.log_file.exists() else []
+        return lines[-1] if lines else ""
+
+    def running(self) -> bool:
+        """True when the cluster's server runs (`pg_ctl status`)."""
+        if not (self._cluster / "postmaster.pid").exists():
+            return False
+        pg_ctl = str(postgres_bin_dir() / "pg_ctl")
+        try:
+            _run(self._as_owner(pg_ctl, "-D", str(self._cluster), "status"))
+        except PostgresError:
+            return False
+        return True
+
+    def ensure_database(self, name: str) -> str:
+        """Create database `name` unless it exists; return its URL."""
+        with _admin_connection(self.admin_url) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+        if exists is None:
+            create_database(self.admin_url, name)
+        return self.database_url(name)
 
     def stop(self, remove: bool = False) -> None:
-        cluster = self.data_dir / "cluster"
-        if (cluster / "postmaster.pid").exists():
+        if (self._cluster / "postmaster.pid").exists():
             pg_ctl = str(postgres_bin_dir() / "pg_ctl")
-            _run(self._as_owner(pg_ctl, "-D", str(cluster), "-m", "fast", "-w", "stop"))
+            _run(self._as_owner(pg_ctl, "-D", str(self._cluster), "-m", "fast", "-w", "stop"))
         if remove:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -16,15 +16,15 @@ from confluent_kafka.admin import AdminClient
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
-from ops.legacy_state import Migration, migrated_records
-from ops.scale import active_members, latest_entries, produce_entries
-from ops.topics import (
+from common.topics import (
     TopicSpec,
     create_topics,
     delete_topics,
     mismatched_partitions,
     partition_counts,
 )
+from ops.legacy_state import Migration, migrated_records
+from ops.scale import active_members, latest_entries, produce_entries
 from streams.engine import app_id
 from streams.legacy_layout import DEDUPE, LEGACY_TABLE_NAMES, LOCKS, PAYMENTS, changelog_topic
 from streams.tables import changelog_topic_specs

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from common.topic_scan import TopicEntry
 from schemas import headers as h
 from schemas.mapping import PaymentStatus
 from sinks.tables import payment_transitions, payments, webhook_events
-from sinks.topic_scan import TopicEntry
 
 
 class ReportFormat(StrEnum):

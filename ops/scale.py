@@ -25,9 +25,9 @@ from confluent_kafka.admin import AdminClient
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
+from common.topic_scan import read_messages
+from common.topics import ADMIN_TIMEOUT_SECONDS, increase_partitions, partition_counts
 from ops.rehome import Entry, Plan, plan
-from ops.topics import ADMIN_TIMEOUT_SECONDS, increase_partitions, partition_counts
-from sinks.topic_scan import read_messages
 from streams.tables import TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
 

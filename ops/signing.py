@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.settings import PipelineSettings
-from ingress.local_pki import paypal_headers
 from ingress.stripe_signature import sign_stripe_payload
 from ops.local_credentials import LocalCredentials
+from ops.local_pki import paypal_headers
 from schemas.providers import Provider
 
 CONTENT_TYPE = "application/json"

@@ -19,9 +19,9 @@ from types import FrameType
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import create_topics, pipeline_topic_specs
 from ops.local_kafka import LocalKafka
 from ops.processes import spawn, terminate_group
-from ops.topics import create_topics, pipeline_topic_specs
 
 log = logging.getLogger("payments.stack")
 STOP_TIMEOUT_SECONDS = 15.0

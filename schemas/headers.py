@@ -1,4 +1,4 @@
-"""Kafka header names of the pipeline topics (DESIGN.md, "Headers on raw-webhooks").
+"""Kafka header names of the pipeline topics (docs/design.md, "Headers on raw-webhooks").
 
 Header values are UTF-8 bytes; times are epoch milliseconds as decimal strings.
 """
@@ -37,14 +37,3 @@ FORWARDED_FROM: Final = "forwarded-from"
 
 #: schema-version of raw-webhooks records: the provider's raw body, unchanged
 RAW_SCHEMA_VERSION: Final = "1"
-
-
-def header_map(headers: object) -> dict[str, str]:
-    """Kafka headers (a sequence of (name, bytes) pairs, as both clients give them) as a
-    dict of strings; a repeated name keeps its last value."""
-    pairs = headers if isinstance(headers, list | tuple) else []
-    return {
-        name: (value or b"").decode("utf-8", "replace")
-        for name, value in pairs
-        if isinstance(name, str)
-    }

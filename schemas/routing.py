@@ -1,4 +1,4 @@
-"""The Kafka key of a webhook, computed statelessly from its decoded body (DESIGN.md).
+"""The Kafka key of a webhook, computed statelessly from its decoded body (docs/design.md).
 
 Runs in ingress for every request, so it reads the raw JSON with a few dictionary
 look-ups instead of validating models, and it never raises on odd-but-JSON input except
@@ -22,7 +22,7 @@ def load_payload(body: bytes) -> Mapping[str, object]:
     """Decode a raw body; only a JSON object is a webhook. Accepts exactly what `json.loads`
     accepts, except NaN and Infinity."""
     try:
-        # orjson decodes a webhook several times faster, and every document it accepts
+        # orjson decodes a webhook faster, and every document it accepts
         # `json.loads` accepts too; the bodies it refuses (a BOM, UTF-16, a lone surrogate
         # escape, an overflowing number) take the standard library's way, so what ingress
         # accepts does not depend on the decoder.

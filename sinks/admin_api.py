@@ -19,6 +19,7 @@ from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import Engine, Select, select
 
 from common.settings import PipelineSettings
+from common.topic_scan import TopicEntry, scan_topics
 from schemas.mapping import PaymentStatus
 from schemas.providers import Provider
 from schemas.routing import payment_key
@@ -36,7 +37,6 @@ from sinks.admin_views import (
 )
 from sinks.database import make_engine
 from sinks.tables import payments, webhook_events
-from sinks.topic_scan import TopicEntry, scan_topics
 
 MAX_PAGE = 500
 #: The largest `webhook_events.id` (BIGINT): a larger cursor is a malformed one.

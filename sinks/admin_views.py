@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import RowMapping
 
+from common.topic_scan import TopicEntry
 from schemas import headers as h
-from sinks.topic_scan import TopicEntry
 
 Stage = Literal["received", "applied", "stale", "retried", "dead_lettered"]
 

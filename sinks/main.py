@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from prometheus_client import start_http_server
 
 from common.kafka import make_aiokafka_consumer, make_aiokafka_producer
+from common.lag_exporter import ConsumerLagExporter
 from common.settings import PipelineSettings
-from ops.lag_exporter import ConsumerLagExporter
 from sinks.batching import BatchLimits
 from sinks.database import make_engine
 from sinks.migrate import upgrade

@@ -1,6 +1,6 @@
 """From a payment-events record to what the sink writes, or to why it cannot. Pure.
 
-A record the sink cannot write goes to dlq with the DESIGN.md headers; its offset is still
+A record the sink cannot write goes to dlq with the docs/design.md headers; its offset is still
 committed, since dlq now holds it.
 """
 
@@ -12,6 +12,7 @@ from typing import Final, Literal, Protocol
 
 from pydantic import ValidationError
 
+from common.kafka import header_map
 from schemas import headers as h
 from schemas.events import PaymentEvent
 
@@ -87,7 +88,7 @@ def error_text(error: BaseException) -> str:
 def dlq_headers(rejected: Rejected, now_ms: int) -> list[tuple[str, bytes]]:
     """The record's own headers (correlation id and all) plus why and where it failed."""
     record = rejected.record
-    carried = h.header_map(list(record.headers))
+    carried = header_map(list(record.headers))
     added = {
         h.DLQ_REASON: rejected.reason,
         h.ERROR_CLASS: type(rejected.error).__name__,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from common.kafka import header_map
 from common.logging import correlation_id
 from schemas import headers as h
 from sinks import metrics
@@ -155,7 +156,7 @@ class Sink:
         sends = []
         for item in rejected:
             record = item.record
-            correlation_id.set(h.header_map(list(record.headers)).get(h.CORRELATION_ID))
+            correlation_id.set(header_map(list(record.headers)).get(h.CORRELATION_ID))
             log.error(
                 "payment-event dead-lettered",
                 extra={

@@ -14,7 +14,7 @@ from typing import Final
 
 from confluent_kafka.admin import AdminClient
 
-from ops.topics import partition_counts
+from common.topics import partition_counts
 
 DEDUPE, LOCKS, PAYMENTS = LEGACY_TABLE_NAMES = ("dedupe", "key-locks", "payments")
 MIGRATE_COMMAND: Final = "payments migrate-state"

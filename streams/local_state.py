@@ -23,7 +23,7 @@ from pathlib import Path
 from rocksdict import AccessType, Options, Rdict
 
 from common.settings import PipelineSettings
-from sinks.topic_scan import end_offsets
+from common.topic_scan import end_offsets
 from streams import engine
 
 log = logging.getLogger("streams.local_state")

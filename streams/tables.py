@@ -16,7 +16,7 @@ from typing import Any, Final
 import faust
 
 from common.settings import PipelineSettings
-from ops.topics import TopicSpec
+from common.topics import TopicSpec
 from streams import engine
 from streams.payment_record import PaymentRecord
 from streams.process import ReadRecord

@@ -29,13 +29,12 @@ import mode.loop
 from mode import CrashingSupervisor
 from prometheus_client import start_http_server
 
-from common.kafka import make_admin
+from common.kafka import header_map, make_admin
 from common.logging import correlation_id
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
-from ops.topics import create_topics, mismatched_partitions
+from common.topics import create_topics, mismatched_partitions
 from schemas import headers as h
-from schemas.headers import header_map
 from streams import engine, local_state
 from streams.engine import app_id
 from streams.gate import DueGate
@@ -229,7 +228,7 @@ def _inbound(message: Any) -> Inbound:
 
 def run(settings: PipelineSettings, metrics_host: str) -> None:
     """Serve `/metrics` and run one worker until a signal stops it (`payments worker`)."""
-    from ops.lag_exporter import ConsumerLagExporter
+    from common.lag_exporter import ConsumerLagExporter
 
     admin = make_admin(settings)
     refuse_legacy_layout(admin, app_id(settings), TABLE_NAMES)

@@ -25,8 +25,19 @@ from ops.local_postgres import LocalPostgres
 from tests.support.databases import scratch_database
 from tests.support.ports import free_port, free_port_pair, restartable_port
 
+TESTS = Path(__file__).parent
+#: The marker each top-level test directory gives its tests.
+DIRECTORY_MARKERS = {"unit": pytest.mark.unit, "integration": pytest.mark.integration}
 KAFKA_IMAGE = "apache/kafka:4.0.2"
 POSTGRES_IMAGE = "postgres:16"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`unit` and `integration` come from where a test lives, not from its module."""
+    for item in items:
+        marker = DIRECTORY_MARKERS.get(item.path.relative_to(TESTS).parts[0])
+        if marker is not None:
+            item.add_marker(marker)
 
 
 def docker_answers() -> bool:
@@ -71,7 +82,8 @@ def postgres_server_url() -> Iterator[str]:
             yield container.get_connection_url()
     else:
         # Not under pytest's tmp dir: that is 0700 root-owned and the server runs as postgres.
-        server = LocalPostgres(Path(tempfile.mkdtemp(prefix="payments-pg-")), port=free_port())
+        directory = Path(tempfile.mkdtemp(prefix="payments-pg-"))
+        server = LocalPostgres(directory, port=free_port(), durable=False)
         server.start()
         try:
             yield server.admin_url
@@ -103,7 +115,7 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
 def own_postgres() -> Iterator[LocalPostgres]:
     """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
     directory = Path(tempfile.mkdtemp(prefix="payments-own-pg-"))
-    server = LocalPostgres(directory, port=restartable_port())
+    server = LocalPostgres(directory, port=restartable_port(), durable=False)
     server.start()
     try:
         yield server

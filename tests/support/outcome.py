@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 
 from common.settings import PipelineSettings
+from common.topic_scan import scan_topics
 from schemas import headers as h
 from sinks.database import make_engine
 from sinks.tables import payment_transitions, payments, webhook_events
-from sinks.topic_scan import scan_topics
 from tests.support.load import EventKey, Report, key_of
 from tests.support.stories import Story
 

@@ -1,4 +1,4 @@
-"""The throwaway PKI of `ingress.local_pki`, dated around a fixed `NOW` for the PayPal
+"""The throwaway PKI of `ops.local_pki`, dated around a fixed `NOW` for the PayPal
 verification tests: nothing here touches the network."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import partial
 
-from ingress.local_pki import DAY, Pki
-from ingress.local_pki import build_pki as build_pki_at
-from ingress.local_pki import issue as issue_between
+from ops.local_pki import DAY, Pki
+from ops.local_pki import build_pki as build_pki_at
+from ops.local_pki import issue as issue_between
 
 __all__ = ["CERT_URL", "DAY", "NOW", "Pki", "build_pki", "issue"]
 

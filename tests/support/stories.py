@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ops.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 from schemas.mapping import PaymentStatus
 from schemas.providers import Provider
-from streams.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 
 #: Provider time of a story's first event (story n starts n minutes later).
 START: Final = 1_764_100_000
@@ -107,7 +107,7 @@ class _Teller:
 
     def stripe(self, build: Callable[..., bytes], *args: object, **kwargs: object) -> None:
         """The event `build(event_id, *args, **kwargs, created=<its time>)` (a
-        `streams.samples` function)."""
+        `ops.samples` function)."""
         event_id = f"evt_{self.run}_{self.n}_{len(self.told)}"
         body = build(event_id, *args, **kwargs, created=self.at())
         self.told.append(Webhook(Provider.STRIPE, event_id, body))

@@ -18,8 +18,6 @@ from ops.demo import STEPS
 from ops.processes import free_port, spawn, terminate_group
 from tests.support.databases import scratch_database
 
-pytestmark = pytest.mark.integration
-
 #: Configuration `payments run` fills in with local credentials when it is absent.
 LOCAL_CREDENTIALS = (
     "STRIPE_WEBHOOK_SECRETS",

@@ -15,12 +15,10 @@ from typer.testing import CliRunner
 from common.kafka import make_confluent_producer
 from common.settings import PipelineSettings
 from ops.cli import app
-from streams.samples import raw_headers, stripe_capture, stripe_refund
-from tests.integration.e2e.conftest import Workers
-from tests.integration.streams.conftest import Reader
+from ops.samples import raw_headers, stripe_capture, stripe_refund
 from tests.support.faulty_worker import POISON_PREFIX
-
-pytestmark = pytest.mark.integration
+from tests.support.topic_reader import Reader
+from tests.support.workers import Workers
 
 INTENT = "pi_dlq_replay"
 KEY = f"stripe:{INTENT}"

@@ -6,39 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import pytest
 
 from common.settings import PipelineSettings
-from ingress.stripe_signature import sign_stripe_payload
-from ops.topics import describe_topics
-from streams.samples import stripe_capture, stripe_refund
-from tests.integration.e2e.conftest import SECRET
-from tests.integration.ingress.conftest import app_client
-from tests.integration.sinks.conftest import eventually, payment_rows, row_counts, sink_running
-
-pytestmark = pytest.mark.integration
-
+from common.topics import describe_topics
+from tests.support.ingress import app_client
+from tests.support.sink import eventually, payment_rows, row_counts, sink_running
+from tests.support.webhooks import lifecycle, signed
 
 PAYMENTS = 6
-
-
-def lifecycle(n: int) -> list[tuple[str, bytes]]:
-    """A capture of 10.00 and two refunds of 2.50 each: partially refunded at 5.00."""
-    intent = f"pi_e2e_{n}"
-    return [
-        (f"evt_{n}_capture", stripe_capture(f"evt_{n}_capture", intent, amount=1000)),
-        (f"evt_{n}_r1", stripe_refund(f"evt_{n}_r1", intent, f"re_{n}_1", 250, 1764100100)),
-        (f"evt_{n}_r2", stripe_refund(f"evt_{n}_r2", intent, f"re_{n}_2", 250, 1764100200)),
-    ]
-
-
-def signed(body: bytes) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "Stripe-Signature": sign_stripe_payload(body, SECRET, int(time.time())),
-    }
 
 
 @pytest.mark.usefixtures("worker")

@@ -14,26 +14,23 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 from rocksdict import AccessType, Options, Rdict
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topic_scan import scan_topics
+from common.topics import describe_topics, partition_counts
+from ops.bench.worker import metric_total
 from ops.scale import active_members, latest_entries
-from ops.topics import describe_topics, partition_counts
 from schemas import headers as h
-from sinks.topic_scan import scan_topics
-from streams.bench import metric_total
 from streams.placement import home_partition
 from streams.tables import TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
-from tests.integration.e2e.conftest import Workers
-from tests.integration.e2e.test_pipeline import lifecycle, signed
-from tests.integration.foundation.test_topics import cli
-from tests.integration.ingress.conftest import app_client
-from tests.integration.sinks.conftest import payment_rows, row_counts, sink_running
-
-pytestmark = pytest.mark.integration
+from tests.support.cli import cli
+from tests.support.ingress import app_client
+from tests.support.sink import payment_rows, row_counts, sink_running
+from tests.support.webhooks import lifecycle, signed
+from tests.support.workers import Workers
 
 PAYMENTS = 20
 EVENTS = 3 * PAYMENTS

@@ -22,17 +22,17 @@ from urllib.parse import quote
 
 import httpx
 import hypothesis
-import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ingress.local_pki import paypal_headers
+from common.kafka import header_map
 from ingress.responses import AcceptedBody, ErrorBody
+from ops.local_pki import paypal_headers
 from schemas import headers as h
 from sinks.admin_views import DlqSummary, EventPage, PaymentView
-from tests.integration.faults.conftest import ADMIN_TOKEN, MakeStack, Stack
-from tests.integration.ingress.conftest import (
+from tests.support.fault_stack import ADMIN_TOKEN, MakeStack, Stack
+from tests.support.ingress import (
     PAYPAL_WEBHOOK_ID,
     paypal_body,
     signed_paypal_headers,
@@ -40,10 +40,8 @@ from tests.integration.ingress.conftest import (
     stripe_headers,
     topic_records,
 )
-from tests.integration.ingress.test_fuzz import OPENAPI, bodies, content_types, header_values
-from tests.integration.ingress.test_fuzz import requests as webhook_requests
-
-pytestmark = pytest.mark.integration
+from tests.support.webhook_fuzz import OPENAPI, bodies, content_types, header_values
+from tests.support.webhook_fuzz import requests as webhook_requests
 
 MODELS: dict[str, type[BaseModel]] = {
     model.__name__: model for model in (AcceptedBody, ErrorBody, EventPage, PaymentView, DlqSummary)
@@ -80,7 +78,7 @@ def assert_only_accepted_produced(stack: Stack, accepted: Answers) -> None:
     records = topic_records(stack.settings, stack.settings.topics.raw_webhooks)
     produced = Counter(
         (headers[h.PROVIDER], headers[h.EVENT_ID])
-        for headers in (h.header_map(record.headers()) for record in records)
+        for headers in (header_map(record.headers()) for record in records)
     )
     warm_up = {(w.provider.value, w.event_id) for story in stack.told for w in story.webhooks}
     assert produced - Counter(warm_up) == accepted

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from tests.integration.faults.conftest import Intensity, MakeStack
+from tests.support.fault_stack import Intensity, MakeStack
 from tests.support.stories import in_provider_order
-
-pytestmark = pytest.mark.integration
 
 
 async def sigkilled_under_load(make_stack: MakeStack, intensity: Intensity, name: str) -> None:

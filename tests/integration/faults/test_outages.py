@@ -8,14 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
-
 from ops.local_kafka import LocalKafka
 from ops.local_postgres import LocalPostgres
-from tests.integration.faults.conftest import Intensity, MakeStack, Stack, outage
+from tests.support.fault_stack import Intensity, MakeStack, Stack, outage
 from tests.support.stories import in_provider_order
-
-pytestmark = pytest.mark.integration
 
 
 async def load_through_outages(

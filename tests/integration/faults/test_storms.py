@@ -6,12 +6,8 @@ applied exactly once, nothing in dlq."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.integration.faults.conftest import Intensity, MakeStack
+from tests.support.fault_stack import Intensity, MakeStack
 from tests.support.stories import in_provider_order, shuffled
-
-pytestmark = pytest.mark.integration
 
 COPIES = 3
 

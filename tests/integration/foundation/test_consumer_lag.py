@@ -9,14 +9,12 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-import ops.lag_exporter
+import common.lag_exporter
 from common.kafka import make_admin, make_confluent_producer
+from common.lag_exporter import ConsumerLagExporter
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
-from ops.lag_exporter import ConsumerLagExporter
-from ops.topics import create_topics, pipeline_topic_specs
-
-pytestmark = pytest.mark.integration
+from common.topics import create_topics, pipeline_topic_specs
 
 
 def lag(group: str, topic: str, partition: int) -> float | None:
@@ -78,7 +76,7 @@ def test_the_thread_refreshes_and_a_failing_broker_removes_the_series(
         def broker_gone(*_: object) -> None:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT))
 
-        monkeypatch.setattr(ops.lag_exporter, "describe_topics", broker_gone)
+        monkeypatch.setattr(common.lag_exporter, "describe_topics", broker_gone)
         assert wait_until(lambda: lag(group, topic, 0) is None)  # a gap, not a stale value
         assert exporter.running
     finally:

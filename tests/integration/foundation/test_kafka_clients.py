@@ -4,7 +4,6 @@ for the same key (faust reads with aiokafka; ingress produces with confluent-kaf
 import asyncio
 from collections.abc import Callable
 
-import pytest
 from confluent_kafka import Consumer
 
 from common.kafka import (
@@ -15,9 +14,7 @@ from common.kafka import (
     make_confluent_producer,
 )
 from common.settings import PipelineSettings
-from ops.topics import create_topics, pipeline_topic_specs
-
-pytestmark = pytest.mark.integration
+from common.topics import create_topics, pipeline_topic_specs
 
 KEYS = [f"stripe:pi_{n:04d}".encode() for n in range(40)] + [b"paypal:39D712DDF08F48CB8"]
 

@@ -1,10 +1,13 @@
 """The local broker's CLI, the local stack, and the real PostgreSQL."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,11 +16,21 @@ import pytest
 from typer.testing import CliRunner
 
 from ops.cli import app
+from ops.local_postgres import LocalPostgres
 from tests.support.ports import free_port, free_port_pair
 
-pytestmark = pytest.mark.integration
-
 PAYMENTS = [sys.executable, "-m", "ops.cli"]
+#: Where the stack finds its broker and database unless it starts its own.
+SERVICES = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+
+
+@pytest.fixture
+def postgres_dir() -> Iterator[Path]:
+    """A directory the `postgres` user can reach (pytest's tmp_path is root's alone)."""
+    directory = Path(tempfile.mkdtemp(prefix="payments-cli-pg-"))
+    directory.chmod(0o755)  # the clusters go one level down
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -65,12 +78,17 @@ def test_kafka_start_status_stop_leaves_no_java(tmp_path: Path) -> None:
     assert "was not running" in runner.invoke(app, ["kafka", "stop", *options]).output
 
 
-def start_stack(state_dir: Path, kafka_port: int, ingress_port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+def start_stack(
+    state_dir: Path, kafka_port: int, ingress_port: int, *options: str
+) -> subprocess.Popen[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+    }
     env.update({"INGRESS_PORT": str(ingress_port), "TOPIC_PARTITIONS": "2"})
+    arguments = ["--state-dir", str(state_dir), "--kafka-port", str(kafka_port), *options]
     with (state_dir / "stack.log").open("wb") as log:
         return subprocess.Popen(
-            [*PAYMENTS, "run", "--state-dir", str(state_dir), "--kafka-port", str(kafka_port)],
+            [*PAYMENTS, "run", *arguments],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -117,6 +135,71 @@ def test_run_serves_and_leaves_no_orphan(tmp_path: Path, stop_signal: signal.Sig
         if stack.poll() is None:
             stack.kill()
             stack.wait()
+
+
+def test_run_postgres_sinks_into_a_postgres_of_its_own(postgres_dir: Path) -> None:
+    """`payments run --postgres`: the sink migrates the local cluster's `payments` database;
+    Ctrl-C stops the cluster it started with the rest."""
+    ingress_port, postgres_port = free_port(), free_port()
+    server = LocalPostgres(postgres_dir / "postgres", postgres_port)
+    options = ("--postgres", "--postgres-port", str(postgres_port))
+    stack = start_stack(postgres_dir, free_port_pair(), ingress_port, *options)
+    try:
+        wait_ready(f"http://127.0.0.1:{ingress_port}", stack, postgres_dir / "stack.log")
+        wait_for_table(server.database_url("payments"), "payments", stack)
+        stack.send_signal(signal.SIGINT)
+        assert stack.wait(timeout=60) == 0, (postgres_dir / "stack.log").read_text()
+        assert not server.running()
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+            stack.wait()
+        server.stop()
+
+
+def wait_for_table(url: str, table: str, stack: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert stack.poll() is None
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"{table} never appeared")
+
+
+def test_postgres_start_status_stop(postgres_dir: Path) -> None:
+    options = ["--data-dir", str(postgres_dir), "--port", str(free_port())]
+    runner = CliRunner()
+
+    started = runner.invoke(app, ["postgres", "start", *options])
+    assert started.exit_code == 0, started.output
+    url = started.output.strip().removeprefix("DATABASE_URL=")
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SHOW fsync").fetchone() == ("on",)  # production's durability
+    assert runner.invoke(app, ["postgres", "start", *options]).output == started.output
+    assert runner.invoke(app, ["postgres", "status", *options]).exit_code == 0
+
+    assert "postgres stopped" in runner.invoke(app, ["postgres", "stop", *options]).output
+    status = runner.invoke(app, ["postgres", "status", *options])
+    assert status.exit_code == 1
+    assert "postgres stopped" in status.output
+
+
+def test_postgres_on_a_busy_port_fails_in_one_line(postgres_dir: Path) -> None:
+    port = str(free_port())
+    first = LocalPostgres(postgres_dir / "first", int(port), durable=False)
+    first.start()
+    second = ["--data-dir", str(postgres_dir / "second"), "--port", port]
+    try:
+        result = subprocess.run(
+            [*PAYMENTS, "postgres", "start", *second], capture_output=True, text=True, check=False
+        )
+    finally:
+        first.stop()
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: ")
 
 
 def test_postgres_round_trip(database_url: str) -> None:

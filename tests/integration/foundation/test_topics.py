@@ -2,26 +2,12 @@
 
 from collections.abc import Callable
 
-import pytest
 from aiokafka import ConsumerRecord, TopicPartition
-from typer.testing import CliRunner
 
 from common.kafka import make_admin, make_aiokafka_consumer, make_confluent_producer
 from common.settings import PipelineSettings
-from ops.cli import app
-from ops.topics import describe_topics
-
-pytestmark = pytest.mark.integration
-
-
-def cli(settings: PipelineSettings, *args: str) -> tuple[int, str]:
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "TOPIC_PREFIX": settings.topic_prefix,
-        "TOPIC_PARTITIONS": str(settings.topic_partitions),
-    }
-    result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output
+from common.topics import describe_topics
+from tests.support.cli import cli
 
 
 def test_create_is_idempotent(make_settings: Callable[..., PipelineSettings]) -> None:

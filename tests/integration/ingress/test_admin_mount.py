@@ -7,9 +7,7 @@ import pytest
 
 from common.settings import PipelineSettings
 from sinks.migrate import upgrade
-from tests.integration.ingress.conftest import app_client
-
-pytestmark = pytest.mark.integration
+from tests.support.ingress import app_client
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,17 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
-import pytest
 
+from common.kafka import header_map
 from common.settings import PipelineSettings
 from ops.local_kafka import LocalKafka
-from schemas.headers import EVENT_ID, header_map
-from tests.integration.ingress.conftest import (
+from schemas.headers import EVENT_ID
+from tests.support.ingress import (
     app_client,
     stripe_body,
     stripe_headers,
     topic_records,
 )
-
-pytestmark = pytest.mark.integration
 
 PRODUCE_TIMEOUT = 2.0
 # librdkafka expires records about once a second, and `send` adds a grace period on top.

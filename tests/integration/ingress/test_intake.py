@@ -9,10 +9,11 @@ import httpx
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
+from common.kafka import header_map
 from common.settings import PipelineSettings
-from ingress.local_pki import Pki
+from ops.local_pki import Pki
 from schemas import headers as h
-from tests.integration.ingress.conftest import (
+from tests.support.ingress import (
     app_client,
     paypal_body,
     signed_paypal_headers,
@@ -20,8 +21,6 @@ from tests.integration.ingress.conftest import (
     stripe_headers,
     topic_records,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def expected_partition(key: bytes, partitions: int) -> int:
@@ -57,7 +56,7 @@ async def test_a_signed_stripe_webhook_becomes_one_record(
     assert record.value() == body
     assert record.key() == b"stripe:pi_77"
     assert record.partition() == expected_partition(b"stripe:pi_77", settings.topic_partitions)
-    headers = h.header_map(record.headers())
+    headers = header_map(record.headers())
     received_at = int(headers.pop(h.RECEIVED_AT))
     assert before_ms <= received_at <= int(time.time() * 1000)
     assert headers == {
@@ -84,7 +83,7 @@ async def test_a_signed_paypal_webhook_becomes_one_record(
     [record] = topic_records(settings, settings.topics.raw_webhooks)
     assert (record.key(), record.value()) == (b"paypal:CAP-9", body)
     assert record.partition() == expected_partition(b"paypal:CAP-9", settings.topic_partitions)
-    headers = h.header_map(record.headers())
+    headers = header_map(record.headers())
     assert headers[h.PROVIDER] == "paypal"
     assert headers[h.EVENT_TYPE] == "PAYMENT.CAPTURE.COMPLETED"
     assert headers[h.CORRELATION_ID] == correlation_id

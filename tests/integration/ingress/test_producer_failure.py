@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from common.settings import PipelineSettings
 from ingress.producer import DeliveryProducer
-from tests.integration.ingress.conftest import (
+from tests.support.ingress import (
     app_client,
     stripe_body,
     stripe_headers,

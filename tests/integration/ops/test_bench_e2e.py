@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from common.settings import PipelineSettings
-from ingress.bench import Load
-from ops.bench_e2e import bench_e2e
+from ops.bench.e2e import bench_e2e
+from ops.bench.ingress import Load
 
 
 def test_a_short_run_writes_every_accepted_webhook_once_and_reports_each_figure(

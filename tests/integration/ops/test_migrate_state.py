@@ -10,14 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import TopicSpec, create_topics, partition_counts, pipeline_topic_specs
+from ops.bench.worker import worker_env
 from ops.rehome import Entry
 from ops.scale import latest_entries, produce_entries
-from ops.topics import TopicSpec, create_topics, partition_counts, pipeline_topic_specs
-from streams.bench import worker_env
 from streams.engine import app_id
 from streams.legacy_layout import (
     DEDUPE,
@@ -31,11 +29,9 @@ from streams.payment_record import PaymentRecord
 from streams.placement import home_partition
 from streams.state_machine import PaymentState
 from streams.tables import PAYMENT_STATE
-from tests.integration.foundation.test_topics import cli
-from tests.integration.ops.test_scale import member_of
+from tests.support.cli import cli
+from tests.support.groups import member_of
 from tests.support.ports import free_port
-
-pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
 PAID, LOCKED = b"stripe:pi_paid", b"stripe:pi_locked"

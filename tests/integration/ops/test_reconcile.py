@@ -14,15 +14,13 @@ import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
+from common.topic_scan import TopicEntry
 from ops.cli import app
 from ops.reconcile import ReportFormat, load_rows, render, summarize
 from sinks.database import make_engine
 from sinks.migrate import upgrade
 from sinks.tables import payment_transitions, payments, webhook_events
-from sinks.topic_scan import TopicEntry
 from tests.support.databases import scratch_database
-
-pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SINCE, UNTIL = NOW - timedelta(days=7), NOW

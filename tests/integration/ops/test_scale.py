@@ -4,24 +4,20 @@ refuses to shrink, to run without the topics, and to run while a worker is in th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
+from common.topics import create_topics, partition_counts, pipeline_topic_specs
 from ops.rehome import Entry
-from ops.scale import active_members, latest_entries, produce_entries
-from ops.topics import create_topics, partition_counts, pipeline_topic_specs
+from ops.scale import latest_entries, produce_entries
 from streams.engine import app_id
 from streams.placement import home_partition
 from streams.tables import PAYMENT_STATE, TABLE_NAMES, changelog_topic_specs
-from tests.integration.foundation.test_topics import cli
-
-pytestmark = pytest.mark.integration
+from tests.support.cli import cli
+from tests.support.groups import member_of
 
 KEYS = [f"stripe:pi_{n}".encode() for n in range(40)]
 GONE = [f"stripe:pi_gone_{n}".encode() for n in range(5)]
@@ -90,22 +86,6 @@ def test_scale_refuses_while_a_worker_is_in_the_group(settings: PipelineSettings
     assert rehearsed == 0, plan  # a dry run reads only
     assert "1 worker(s) running: the tables may change until stopped" in plan
     assert set(counts(settings).values()) == {4}
-
-
-@contextmanager
-def member_of(settings: PipelineSettings, group: str) -> Iterator[None]:
-    """A consumer in `group` (as a running worker is), until the block ends."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group})
-    consumer.subscribe([settings.topics.raw_webhooks])
-    try:
-        deadline = time.monotonic() + 30
-        while not consumer.assignment():
-            assert time.monotonic() < deadline, "never joined the group"
-            consumer.poll(0.2)
-        assert active_members(make_admin(settings), group) == 1
-        yield
-    finally:
-        consumer.close()
 
 
 def changelogs(settings: PipelineSettings) -> dict[str, str]:

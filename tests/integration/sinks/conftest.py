@@ -3,41 +3,17 @@ of the test's own, and helpers to produce payment-events and wait for their rows
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from sqlalchemy import RowMapping, func, select
 
-from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
-from ops.topics import create_topics, pipeline_topic_specs
-from schemas.events import PaymentEvent
-from sinks.database import make_engine
-from sinks.main import run_sink
-from sinks.migrate import upgrade
-from sinks.tables import metadata, payments
-from tests.support.databases import scratch_database
-
-WAIT_SECONDS = 60.0
-T = TypeVar("T")
-
-
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@contextmanager
-def fresh_database(backend: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
-    """An empty database on `backend`, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'payments.db'}"
-        return
-    with scratch_database(request.getfixturevalue("postgres_server_url"), "sink") as url:
-        yield url
+from tests.support.sink import (
+    BACKENDS,
+    fresh_database,
+    topics_for,
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -52,82 +28,3 @@ def sink_settings(
     make_settings: Callable[..., PipelineSettings], sink_database_url: str
 ) -> PipelineSettings:
     return topics_for(make_settings(database_url=sink_database_url))
-
-
-def topics_for(settings: PipelineSettings) -> PipelineSettings:
-    """`settings` made quick to test (short batches and retries), with its topics created."""
-    quick = settings.model_copy(
-        update={
-            "sink_batch_max_wait_ms": 100,
-            "sink_retry_max_seconds": 1.0,
-            "sink_metrics_port": 0,
-            "sink_group_id": f"sink-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    create_topics(make_admin(quick), pipeline_topic_specs(quick))
-    return quick
-
-
-def produce(
-    settings: PipelineSettings, records: Sequence[PaymentEvent | tuple[str, bytes]]
-) -> None:
-    """PaymentEvents as the worker produces them; (key, bytes) pairs as they are."""
-    producer = make_confluent_producer(settings)
-    for record in records:
-        headers: list[tuple[str, str | bytes | None]] = []
-        if isinstance(record, PaymentEvent):
-            key, value = record.payment_key, record.model_dump_json().encode()
-            headers = [("correlation-id", record.correlation_id.encode())]
-        else:
-            key, value = record
-        producer.produce(
-            settings.topics.payment_events, key=key.encode(), value=value, headers=headers
-        )
-    assert producer.flush(15) == 0
-
-
-@asynccontextmanager
-async def sink_running(settings: PipelineSettings) -> AsyncIterator[None]:
-    """The sink in this process; the tables exist on entry (the sink would create them
-    too, but a probe could look first)."""
-    await asyncio.to_thread(upgrade, settings.database_url)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_sink(settings, stop=stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, WAIT_SECONDS)
-
-
-async def eventually(probe: Callable[[], T], done: Callable[[T], bool]) -> T:
-    """`probe()` (blocking, run in a thread) once `done` accepts it; fails after a minute."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        value = await asyncio.to_thread(probe)
-        if done(value) or asyncio.get_running_loop().time() > deadline:
-            assert done(value), f"gave up waiting; last seen: {value!r}"
-            return value
-        await asyncio.sleep(0.1)
-
-
-def row_counts(database_url: str) -> dict[str, int]:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return {
-                name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in metadata.tables.items()
-            }
-    finally:
-        engine.dispose()
-
-
-def payment_rows(database_url: str) -> dict[str, RowMapping]:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(payments)).mappings().all()
-    finally:
-        engine.dispose()
-    return {row["payment_id"]: row for row in rows}

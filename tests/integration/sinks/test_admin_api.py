@@ -12,11 +12,8 @@ from pydantic import SecretStr
 
 from common.settings import PipelineSettings
 from sinks.admin_api import create_admin_router
-from tests.integration.sinks.conftest import BACKENDS, fresh_database, topics_for
-from tests.integration.sinks.test_sink import dead_letter_scenario
 from tests.support.payment_events import T0
-
-pytestmark = pytest.mark.integration
+from tests.support.sink import BACKENDS, dead_letter_scenario, fresh_database, topics_for
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,22 +9,19 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from common.settings import PipelineSettings
+from common.topics import describe_topics
 from ops.processes import spawn, terminate_group
-from ops.topics import describe_topics
-from tests.integration.sinks.conftest import (
+from tests.support.payment_events import payment_event
+from tests.support.ports import free_port
+from tests.support.sink import (
     WAIT_SECONDS,
     eventually,
     payment_rows,
     produce,
     row_counts,
 )
-from tests.support.payment_events import payment_event
-from tests.support.ports import free_port
-
-pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 PAYMENTS = 10
@@ -60,7 +57,7 @@ async def test_sigkill_between_db_commit_and_offset_commit_then_restart(
     port = free_port()
     env = sink_env(sink_settings, port)
 
-    crashing = [sys.executable, "-m", "tests.integration.sinks.crashing_sink"]
+    crashing = [sys.executable, "-m", "tests.support.crashing_sink"]
     crashed = await asyncio.to_thread(
         subprocess.run, crashing, env=env, cwd=ROOT, timeout=WAIT_SECONDS, check=False
     )

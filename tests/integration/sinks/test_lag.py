@@ -3,20 +3,16 @@
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
-from tests.integration.sinks.conftest import (
+from tests.support.payment_events import payment_event
+from tests.support.sink import (
     eventually,
     produce,
     row_counts,
     sink_running,
     topics_for,
 )
-from tests.support.payment_events import payment_event
-
-pytestmark = pytest.mark.integration
 
 
 def sink_lag(settings: PipelineSettings) -> list[float | None]:

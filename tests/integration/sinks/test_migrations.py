@@ -1,6 +1,5 @@
 """The migrations build exactly the tables the sink's code declares, on both backends."""
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -8,8 +7,6 @@ from alembic.script import ScriptDirectory
 from sinks.database import make_engine
 from sinks.migrate import alembic_config, current_revision, upgrade
 from sinks.tables import metadata
-
-pytestmark = pytest.mark.integration
 
 
 def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: str) -> None:

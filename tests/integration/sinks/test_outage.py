@@ -13,9 +13,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from common.settings import PipelineSettings
+from common.topic_scan import scan_topics
 from ops.local_postgres import LocalPostgres, create_database
-from sinks.topic_scan import scan_topics
-from tests.integration.sinks.conftest import (
+from tests.support.payment_events import payment_event
+from tests.support.sink import (
     eventually,
     payment_rows,
     produce,
@@ -23,9 +24,6 @@ from tests.integration.sinks.conftest import (
     sink_running,
     topics_for,
 )
-from tests.support.payment_events import payment_event
-
-pytestmark = pytest.mark.integration
 
 
 def paused() -> float | None:

@@ -1,22 +1,18 @@
 """The sink on real Kafka, on SQLite and on PostgreSQL: redeliveries, late events, rows the
 database refuses."""
 
-import pytest
-
 from common.settings import PipelineSettings
+from common.topic_scan import scan_topics
 from schemas import headers as h
-from schemas.events import PaymentEvent
-from sinks.topic_scan import scan_topics
-from tests.integration.sinks.conftest import (
+from tests.support.payment_events import payment_event
+from tests.support.sink import (
+    dead_letter_scenario,
     eventually,
     payment_rows,
     produce,
     row_counts,
     sink_running,
 )
-from tests.support.payment_events import payment_event
-
-pytestmark = pytest.mark.integration
 
 
 async def test_an_event_delivered_many_times_is_stored_once(
@@ -72,22 +68,4 @@ async def test_rows_the_database_rejects_go_to_dlq_and_the_batch_goes_on(
         assert headers[h.ORIGINAL_TOPIC] == sink_settings.topics.payment_events
         assert {h.ERROR_CLASS, h.ERROR_MESSAGE, h.ORIGINAL_PARTITION, h.FIRST_FAILED_AT} <= set(
             headers
-        )
-
-
-async def dead_letter_scenario(settings: PipelineSettings) -> None:
-    """Two good events, one whose amount no BIGINT holds, one record that is not JSON."""
-    records: list[PaymentEvent | tuple[str, bytes]] = [
-        payment_event("evt_good1", "pi_good1"),
-        payment_event("evt_huge", "pi_huge", amount=2**63, captured_amount=2**63),
-        ("stripe:pi_junk", b"{not json"),
-        payment_event("evt_good2", "pi_good2", previous_status="authorized"),
-    ]
-    async with sink_running(settings):
-        produce(settings, records)
-        await eventually(
-            lambda: len(scan_topics(settings, [settings.topics.dlq])), lambda n: n == 2
-        )
-        await eventually(
-            lambda: row_counts(settings.database_url), lambda c: c["webhook_events"] == 2
         )

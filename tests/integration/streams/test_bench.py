@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
-from streams.bench import bench
+from ops.bench.worker import bench
 
 
 def test_a_small_run_measures_the_worker_and_both_baselines_then_cleans_up(

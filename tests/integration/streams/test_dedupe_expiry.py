@@ -7,16 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rocksdict import AccessType, Options, Rdict
 
+from ops.samples import stripe_capture
 from streams.engine import app_id
 from streams.payment_record import PaymentRecord
-from streams.samples import stripe_capture
 from streams.tables import PAYMENT_STATE, changelog_topic_specs
-from tests.integration.streams.conftest import Pipeline
-
-pytestmark = pytest.mark.integration
+from tests.support.pipeline import Pipeline
 
 KEY = b"stripe:pi_x"
 

@@ -6,14 +6,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.samples import stripe_capture
+from ops.samples import stripe_capture
 from streams.worker import app_id
-from tests.integration.streams.conftest import WAIT_SECONDS, Pipeline
-
-pytestmark = pytest.mark.integration
+from tests.support.pipeline import Pipeline
+from tests.support.topic_reader import WAIT_SECONDS
 
 
 def lags(pipeline: Pipeline) -> dict[tuple[str, str], float]:

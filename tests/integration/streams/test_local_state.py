@@ -8,15 +8,11 @@ import shutil
 import time
 from collections.abc import Callable
 
-import pytest
-
+from ops.samples import stripe_capture
 from streams.local_state import local_stores
-from streams.samples import stripe_capture
 from streams.tables import TABLE_NAMES
 from streams.worker import PERSIST_OFFSETS_SECONDS, app_id
-from tests.integration.streams.conftest import Pipeline
-
-pytestmark = pytest.mark.integration
+from tests.support.pipeline import Pipeline
 
 
 def test_local_state_ahead_of_its_changelogs_is_rebuilt_from_them_with_a_warning(

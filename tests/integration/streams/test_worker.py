@@ -8,15 +8,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-import pytest
-
 from common.kafka import make_confluent_producer
+from ops.samples import raw_headers, stripe_capture, stripe_dispute, stripe_refund
 from schemas import headers as h
 from streams.placement import home_partition
-from streams.samples import raw_headers, stripe_capture, stripe_dispute, stripe_refund
-from tests.integration.streams.conftest import Pipeline, Record
-
-pytestmark = pytest.mark.integration
+from tests.support.pipeline import Pipeline
+from tests.support.topic_reader import Record
 
 MakePipeline = Callable[..., Pipeline]
 

@@ -1,16 +1,20 @@
 """docker-compose.yml cannot run here (no Docker engine); check what can be checked."""
 
+import os
+import re
+import shutil
+import subprocess
+import sys
 from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from ops.cli import app
+from tests.support.docker_context import image_files
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -70,3 +74,29 @@ def test_dockerfile_copies_every_package() -> None:
     for package in ("common", "ops", "ingress", "streams", "sinks", "schemas"):
         assert f"COPY {package} {package}" in dockerfile
     assert dockerfile.count("FROM ") == 2  # multi-stage: build, runtime
+
+
+def test_the_image_carries_no_bench_dev_or_test_code() -> None:
+    files = image_files(ROOT)
+    assert "ops/cli.py" in files
+    assert "requirements/runtime.txt" in files
+    dev_only = re.compile(r"(^|/)(tests?|bench\w*|samples\.py|local_pki\.py|conftest\.py)(/|$)")
+    assert [file for file in files if dev_only.search(file)] == []
+
+
+def test_every_component_imports_from_the_image_files_alone(tmp_path: Path) -> None:
+    for file in image_files(ROOT):
+        (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / file, tmp_path / file)
+    components = "ops.cli", "ingress.app", "streams.worker", "sinks.main"
+    script = "; ".join(f"import {m}; print({m}.__file__)" for m in components)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(line.startswith(str(tmp_path)) for line in result.stdout.splitlines())

@@ -5,8 +5,6 @@ import pytest
 
 from ops.local_kafka import BrokerError, LocalKafka, ensure_jars
 
-pytestmark = pytest.mark.unit
-
 
 def parse(properties: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in properties.splitlines() if line)

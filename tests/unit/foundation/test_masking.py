@@ -13,7 +13,6 @@ import pytest
 from common.logging import MaskingFilter, configure_logging
 from common.masking import MASK, is_sensitive, mask_document, mask_text, mask_value
 
-pytestmark = pytest.mark.unit
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 #: What each sample holds that must never reach a log: emails, names, addresses, card digits.
 PERSONAL = ("@example.", "Doe", "Main St", "Springfield", "4242", "+1555", "MERCHANT1")

@@ -7,8 +7,6 @@ import pytest
 
 from common.runtime import freeze_startup_objects
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:

@@ -3,8 +3,6 @@ from pydantic import ValidationError
 
 from common.settings import PipelineSettings
 
-pytestmark = pytest.mark.unit
-
 
 def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> PipelineSettings:
     for key, value in env.items():

@@ -1,9 +1,7 @@
 import pytest
 
 from common.settings import THREE_DAYS_MS, PipelineSettings
-from ops.topics import PartitionReport, pipeline_topic_specs
-
-pytestmark = pytest.mark.unit
+from common.topics import PartitionReport, pipeline_topic_specs
 
 
 def test_every_pipeline_topic_has_the_same_partition_count() -> None:

@@ -7,8 +7,6 @@ import pytest
 from ingress.body import check_content_type, read_body
 from ingress.errors import PayloadTooLarge, UnsupportedMediaType
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "value",

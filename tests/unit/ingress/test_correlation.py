@@ -4,8 +4,6 @@ import pytest
 
 from ingress.correlation import correlation_id_from
 
-pytestmark = pytest.mark.unit
-
 
 def test_the_callers_id_is_kept() -> None:
     assert correlation_id_from([(b"x-correlation-id", b"abc-1")]) == "abc-1"

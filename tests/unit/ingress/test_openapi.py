@@ -3,12 +3,9 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from common.settings import PipelineSettings
 from ingress.app import render_openapi
 
-pytestmark = pytest.mark.unit
 COMMITTED = Path(__file__).resolve().parents[3] / "openapi.json"
 
 

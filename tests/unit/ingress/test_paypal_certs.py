@@ -19,8 +19,6 @@ from ingress.paypal_certs import PayPalCertificateStore, cache_file_name, load_t
 from ingress.paypal_signature import check_certificate
 from tests.support.paypal_pki import CERT_URL, DAY, NOW, Pki, build_pki
 
-pytestmark = pytest.mark.unit
-
 THRESHOLD = 3
 COOLDOWN = 30.0
 

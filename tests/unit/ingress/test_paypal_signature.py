@@ -21,8 +21,6 @@ from ingress.paypal_signature import (
 )
 from tests.support.paypal_pki import CERT_URL, DAY, NOW, Pki, build_pki, issue
 
-pytestmark = pytest.mark.unit
-
 TOLERANCE = 300
 WEBHOOK_ID = "8PT597110X687430LKGECATA"
 TRANSMISSION_ID = "b2384410-f8d2-11ee-8a70-0fee6b30a0d1"

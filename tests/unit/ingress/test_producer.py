@@ -15,9 +15,7 @@ from confluent_kafka import KafkaError, KafkaException
 from common.metrics import REGISTRY
 from ingress import producer as producer_module
 from ingress.errors import BrokerUnavailable
-from ingress.producer import DeliveryProducer, producer_overrides
-
-pytestmark = pytest.mark.unit
+from ingress.producer import DeliveryProducer, producer_overrides, stalled
 
 
 class FakeMessage:
@@ -130,15 +128,57 @@ class Producers:
         return self.made[self.handed - 1]
 
 
+class FakeClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BrokerAnswers:
+    """The broker check the stall watch calls (in a thread), counting its calls."""
+
+    def __init__(self, answers: bool) -> None:
+        self.answers = answers
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.answers
+
+
 def delivery_producer(
-    producers: Producers, stall_seconds: float = float("inf"), broker_answers: bool = True
+    producers: Producers,
+    stall_seconds: float = float("inf"),
+    broker: BrokerAnswers | None = None,
+    clock: FakeClock | None = None,
 ) -> DeliveryProducer:
     return DeliveryProducer(
         producers,  # type: ignore[arg-type]
         timeout=0.01,
         stall_seconds=stall_seconds,
-        broker_answers=lambda: broker_answers,
+        broker_answers=broker or BrokerAnswers(True),
+        clock=clock or FakeClock(),
     )
+
+
+async def retry_for(
+    producer: DeliveryProducer, broker: BrokerAnswers, clock: FakeClock, seconds: int
+) -> None:
+    """A provider retrying once a second for `seconds` seconds of the clock. After each
+    second the stall watch, while it runs, looks twice at the broker and the clock."""
+    for _ in range(seconds):
+        with contextlib.suppress(BrokerUnavailable):
+            await producer.send("raw-webhooks", b"k", b"v", [])
+        clock.now += 1.0
+        looked = broker.calls + 2
+        # The watch calls the broker check from a thread, so no asyncio.Event can say when;
+        # each yield gives it a turn (STALL_CHECK_SECONDS is 0).
+        while producer.watching_for_stall and broker.calls < looked:  # noqa: ASYNC110
+            await asyncio.sleep(0)
 
 
 def replacements(reason: str) -> float:
@@ -203,10 +243,24 @@ async def test_a_fatal_producer_that_cannot_be_replaced_marks_the_producer_faile
 
 
 @pytest.mark.parametrize(
+    ("answering_since", "last_failed", "now", "is_stalled"),
+    [
+        (100.0, 101.0, 110.0, True),
+        (100.0, 101.0, 109.9, False),  # not answering long enough yet
+        (100.0, 100.5, 110.0, False),  # the last failure began before the broker answered
+    ],
+)
+def test_a_producer_is_stalled_when_records_fail_long_after_the_broker_answers(
+    answering_since: float, last_failed: float, now: float, is_stalled: bool
+) -> None:
+    assert stalled(answering_since, last_failed, now, wait=1.0, stall_seconds=10.0) is is_stalled
+
+
+@pytest.mark.parametrize(
     ("stall_seconds", "broker_answers", "replaced"),
     [
-        (0.05, True, True),
-        (0.05, False, False),  # the broker is down: a new producer would not do better
+        (5.0, True, True),
+        (5.0, False, False),  # the broker is down: a new producer would not do better
         (60.0, True, False),  # not stalled long enough
     ],
 )
@@ -214,15 +268,13 @@ async def test_a_producer_that_delivers_nothing_while_the_broker_answers_is_repl
     monkeypatch: pytest.MonkeyPatch, stall_seconds: float, broker_answers: bool, replaced: bool
 ) -> None:
     monkeypatch.setattr(producer_module, "REPORT_GRACE_SECONDS", 0.0)
-    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.01)
-    producers = Producers("silent", None)
-    producer = delivery_producer(producers, stall_seconds, broker_answers)
+    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.0)
+    clock, broker = FakeClock(), BrokerAnswers(broker_answers)
+    producers = Producers(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+    producer = delivery_producer(producers, stall_seconds, broker, clock)
     producer.start()
     try:
-        for _ in range(15):  # a provider retrying: every send times out on the silent one
-            with contextlib.suppress(BrokerUnavailable):
-                await producer.send("raw-webhooks", b"k", b"v", [])
-            await asyncio.sleep(0.01)
+        await retry_for(producer, broker, clock, seconds=15)
     finally:
         await producer.close()
     assert producers.handed == (2 if replaced else 1)
@@ -240,17 +292,16 @@ async def test_other_errors_replace_nothing_at_first(outcome: KafkaError | str) 
 async def test_a_producer_that_delivers_again_after_an_outage_is_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.01)
+    monkeypatch.setattr(producer_module, "STALL_CHECK_SECONDS", 0.0)
+    clock, broker = FakeClock(), BrokerAnswers(True)
     producers = Producers(KafkaError(KafkaError._MSG_TIMED_OUT))
-    producer = delivery_producer(producers, stall_seconds=0.05)
+    producer = delivery_producer(producers, stall_seconds=5.0, broker=broker, clock=clock)
     producer.start()
     try:
         with pytest.raises(BrokerUnavailable):
             await producer.send("raw-webhooks", b"k", b"v", [])
         producers.made[0].outcome = None  # the broker is back and takes records again
-        for _ in range(15):
-            await producer.send("raw-webhooks", b"k", b"v", [])
-            await asyncio.sleep(0.01)
+        await retry_for(producer, broker, clock, seconds=15)
     finally:
         await producer.close()
     assert producers.handed == 1

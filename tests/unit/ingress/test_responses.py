@@ -16,8 +16,6 @@ from ingress.errors import (
 from ingress.responses import ErrorBody, refusal
 from schemas.providers import PayloadError
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("error", "status", "code"),

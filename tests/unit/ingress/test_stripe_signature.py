@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from ingress.errors import SignatureError
 from ingress.stripe_signature import sign_stripe_payload, verify_stripe_signature
 
-pytestmark = pytest.mark.unit
-
 SECRET = "whsec_test_primary"
 OTHER_SECRET = "whsec_test_rotated"
 TOLERANCE = 300

@@ -5,8 +5,6 @@ import pytest
 from ingress.webhook import Webhook, parse_webhook, record_headers
 from schemas.providers import PayloadError, Provider
 
-pytestmark = pytest.mark.unit
-
 
 def test_parse_reads_identity_and_key_and_keeps_the_raw_bytes() -> None:
     body = b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": ' + (

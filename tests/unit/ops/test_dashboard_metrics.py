@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from common.metrics import REGISTRY
+from tests.support.dashboard import alert_expressions, dashboard_expressions
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
-METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics", "ops.lag_exporter")
+METRIC_MODULES = ("ingress.observe", "streams.observe", "sinks.metrics", "common.lag_exporter")
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^}]*\}")
@@ -52,20 +49,6 @@ def exported_sample_names() -> set[str]:
         names.update(family.name + s for s in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
-
-
-def dashboard_expressions() -> Iterator[tuple[str, str]]:
-    dashboard = json.loads((ROOT / "grafana" / "dashboard.json").read_text())
-    for panel in dashboard["panels"]:
-        for target in panel.get("targets", []):
-            yield panel["title"], target["expr"]
-
-
-def alert_expressions() -> Iterator[tuple[str, str]]:
-    rules = yaml.safe_load((ROOT / "prometheus" / "alerts.yml").read_text())
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            yield rule["alert"], rule["expr"]
 
 
 def test_the_parser_finds_metrics_and_skips_the_rest() -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ops.cli import app
 from ops.demo import metric_value
 from ops.processes import free_port
-
-pytestmark = pytest.mark.unit
 
 METRICS = """\
 # HELP payments_worker_events_total Records processed.

@@ -8,10 +8,9 @@ import pytest
 
 from common.masking import MASK, mask_document
 from common.settings import PipelineSettings
+from common.topic_scan import TopicEntry
 from ops.dlq import DlqFilter, dry_run_line, purge_cut, purged, replay_record, replay_target, select
-from sinks.topic_scan import TopicEntry
 
-pytestmark = pytest.mark.unit
 T0 = 1_764_100_000_000
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from ops.example_events import EVENTS, examples, write_examples
 from schemas.mapping import TRANSITIONS, PaymentStatus
 from schemas.routing import load_payload, routing_key
 from streams.normalize import normalize
 from streams.state_machine import Applied, PaymentState, apply_event
-
-pytestmark = pytest.mark.unit
 
 COMMITTED = Path(__file__).resolve().parents[3] / "examples" / "bodies"
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from ops.legacy_state import migrated_records
 from ops.rehome import Entry
 from streams.payment_record import PaymentRecord
-
-pytestmark = pytest.mark.unit
 
 AT = "2026-01-01T00:00:00Z"
 STATE_A = json.dumps(

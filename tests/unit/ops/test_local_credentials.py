@@ -7,13 +7,10 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 
 from common.settings import PipelineSettings
 from ops.local_credentials import RENEW_BEFORE, ensure_local_credentials, local_stack_environment
-
-pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -9,7 +9,6 @@ import pytest
 from ops.metric_math import aggregate_by, histogram_quantile, quantile_over_time, rate, select
 from ops.recording import Sample, Scrape, from_lines, to_line
 
-pytestmark = pytest.mark.unit
 INF = math.inf
 
 

@@ -13,9 +13,8 @@ from ops.metric_queries import Query
 from ops.metrics_plot import PANELS, panel_series
 from ops.metrics_record import parse_samples
 from ops.recording import Sample, Scrape, to_line
-from tests.unit.ops.test_dashboard_metrics import dashboard_expressions
+from tests.support.dashboard import dashboard_expressions
 
-pytestmark = pytest.mark.unit
 _RANGE = re.compile(r"\[[^\]]*\]")
 
 

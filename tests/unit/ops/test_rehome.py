@@ -10,8 +10,6 @@ import pytest
 from ops.rehome import Entry, Plan, plan
 from streams.placement import home_partition
 
-pytestmark = pytest.mark.unit
-
 Changelog = dict[tuple[int, bytes], bytes]  # (partition, key) -> live value
 PAYMENTS = [f"stripe:pi_{n}".encode() for n in range(60)]
 

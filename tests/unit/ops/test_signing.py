@@ -20,8 +20,6 @@ from ops.example_events import example_body
 from ops.local_credentials import local_stack_settings
 from schemas.providers import Provider
 
-pytestmark = pytest.mark.unit
-
 CONFIGURATION = (
     "STRIPE_WEBHOOK_SECRETS",
     "PAYPAL_WEBHOOK_ID",

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from schemas.events import currency_exponent, to_minor_units
 from schemas.providers import PayloadError
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("value", "currency", "minor"),

@@ -15,8 +15,6 @@ from schemas.mapping import (
 )
 from schemas.providers import Provider, paypal_resource_kind, stripe_object_kind
 
-pytestmark = pytest.mark.unit
-
 S = PaymentStatus
 STATUS, CAPTURE, REFUND, DISPUTE, NOTE = (
     Effect.STATUS,

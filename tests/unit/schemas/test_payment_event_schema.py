@@ -16,8 +16,6 @@ from schemas.events import (
     payment_event_json_schema,
 )
 
-pytestmark = pytest.mark.unit
-
 REGENERATE = (
     ".venv/bin/python -c 'import json; from schemas.events import payment_event_json_schema"
     " as s; print(json.dumps(s(), indent=2, sort_keys=True))' > schemas/payment_event.schema.json"

@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 from schemas.providers import PayloadError, Provider
 from schemas.routing import event_identity, load_payload, payment_id, routing_key
 
-pytestmark = pytest.mark.unit
-
 
 def _stripe(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
     return {"id": "evt_1", "type": event_type, "created": 1, "data": {"object": obj}}

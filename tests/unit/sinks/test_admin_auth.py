@@ -5,8 +5,6 @@ from pydantic import SecretStr
 
 from sinks.admin_auth import check_token, require_admin
 
-pytestmark = pytest.mark.unit
-
 TOKENS = [SecretStr("old-token"), SecretStr("new-token")]
 
 

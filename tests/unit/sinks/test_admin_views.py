@@ -1,11 +1,7 @@
 from datetime import UTC, datetime
 
-import pytest
-
+from common.topic_scan import TopicEntry
 from sinks.admin_views import dlq_summary, timeline, topic_steps
-from sinks.topic_scan import TopicEntry
-
-pytestmark = pytest.mark.unit
 
 
 def entry(topic: str, at_ms: int, **headers: str) -> TopicEntry:

@@ -2,8 +2,6 @@ import pytest
 
 from sinks.batching import BatchLimits, backoff_seconds
 
-pytestmark = pytest.mark.unit
-
 LIMITS = BatchLimits(max_size=100, max_wait=0.2)
 
 

@@ -18,8 +18,6 @@ from sinks.records import (
 )
 from tests.support.payment_events import FakeRecord, payment_event, record_of
 
-pytestmark = pytest.mark.unit
-
 
 def test_a_payment_event_decodes() -> None:
     event = payment_event()

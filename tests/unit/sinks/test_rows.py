@@ -5,8 +5,6 @@ import pytest
 from sinks.rows import batch_rows, newest, supersedes
 from tests.support.payment_events import payment_event
 
-pytestmark = pytest.mark.unit
-
 NOW = datetime(2025, 3, 2, tzinfo=UTC)
 
 

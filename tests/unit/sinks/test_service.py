@@ -10,15 +10,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import psycopg
-import pytest
 from aiokafka import TopicPartition
 
 from sinks.batching import BatchLimits
 from sinks.records import Decoded, Rejected
 from sinks.service import Sink, SinkOptions
 from tests.support.payment_events import FakeRecord, payment_event, record_of
-
-pytestmark = pytest.mark.unit
 
 WRITE_SECONDS = 0.05
 PARTITION = TopicPartition("payment-events", 0)

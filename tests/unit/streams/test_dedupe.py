@@ -7,8 +7,6 @@ import pytest
 
 from streams.dedupe import Seen, is_expired, verdict
 
-pytestmark = pytest.mark.unit
-
 DAY_MS = 24 * 3600 * 1000
 RETENTION_MS = 7 * DAY_MS
 

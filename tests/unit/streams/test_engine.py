@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import aiokafka
 import faust
-import pytest
 from faust.stores.rocksdb import Store
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Producer
@@ -17,8 +16,6 @@ from faust.types.tuples import Message
 
 from common.settings import PipelineSettings
 from streams import engine
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_adapter_was_written_against_these_versions() -> None:

@@ -13,8 +13,6 @@ from schemas.events import PaymentEvent
 from tests.support.stories import Story, Webhook, in_provider_order, shuffled, stories
 from tests.support.worker_model import DAY_MS, NOW_MS, WorkerModel
 
-pytestmark = pytest.mark.unit
-
 TOLD = stories(100, "unit")
 FAILURES = {"retried", "dead_lettered", "forwarded"}
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 
-import pytest
 from faust.types import TP
 
 from streams.gate import DueGate
-
-pytestmark = pytest.mark.unit
 
 A, B = TP("retry-1m", 0), TP("retry-1m", 1)
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from streams.masking import MAX_ERROR_MESSAGE_CHARS, error_message
-
-pytestmark = pytest.mark.unit
 
 
 def test_an_error_message_is_masked_then_bounded() -> None:

@@ -15,8 +15,6 @@ from schemas.routing import routing_key
 from streams.normalize import NormalizedEvent, normalize
 from streams.state_machine import Applied, apply_event
 
-pytestmark = pytest.mark.unit
-
 SAMPLES = Path(__file__).parents[2] / "fixtures" / "samples"
 RECEIVED = datetime(2025, 11, 25, 20, 0, tzinfo=UTC)
 S = PaymentStatus

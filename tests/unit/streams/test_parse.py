@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from common.errors import PermanentError
+from ops.samples import stripe_capture
 from schemas import headers as h
 from schemas.providers import PayloadError, Provider
 from streams.parse import parse
 from streams.records import Inbound
-from streams.samples import stripe_capture
-
-pytestmark = pytest.mark.unit
 
 BODY = stripe_capture("evt_1", "pi_1")
 

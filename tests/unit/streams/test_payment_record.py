@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ops.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 from schemas.mapping import PaymentStatus
 from schemas.providers import Provider
 from streams.dedupe import Seen
 from streams.payment_record import SEEN_LIMIT, PaymentRecord
-from streams.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 from streams.state_machine import AmountMark, PaymentState, StatusMark
 from tests.support.worker_model import DAY_MS, NOW_MS, POLICY, WorkerModel
-
-pytestmark = pytest.mark.unit
 
 S = PaymentStatus
 RETENTION_MS = POLICY.retention_ms

@@ -14,8 +14,6 @@ from streams.placement import forward, home_partition, is_misplaced, murmur2
 from streams.records import Inbound
 from streams.retry import Failure, hop_headers
 
-pytestmark = pytest.mark.unit
-
 #: org.apache.kafka.common.utils.UtilsTest.testMurmur2 (signed 32-bit results)
 JAVA_VECTORS = {
     b"21": -973932308,

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from common.errors import PermanentError
+from ops.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 from schemas import headers as h
 from schemas.events import PaymentEvent
 from schemas.mapping import PaymentStatus
@@ -20,11 +21,8 @@ from streams.placement import home_partition
 from streams.process import step
 from streams.records import Inbound, Outbound
 from streams.route import Step
-from streams.samples import stripe_capture, stripe_dispute, stripe_event, stripe_refund
 from streams.state_machine import Outcome, PaymentState
 from tests.support.worker_model import DAY_MS, NOW_MS, POLICY, WorkerModel, inbound
-
-pytestmark = pytest.mark.unit
 
 S = PaymentStatus
 KEY = "stripe:pi_1"

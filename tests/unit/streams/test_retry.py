@@ -9,8 +9,6 @@ from schemas import headers as h
 from streams.records import Inbound
 from streams.retry import Failure, Ladder, hop_headers, seconds_late, seconds_until_due
 
-pytestmark = pytest.mark.unit
-
 LADDER = Ladder(("r1", "r5", "r30"), (60_000, 300_000, 1_800_000), (2, 2, 1))
 INGRESS = {h.PROVIDER: "stripe", h.EVENT_ID: "evt_1", h.CORRELATION_ID: "c-1"}
 

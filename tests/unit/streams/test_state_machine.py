@@ -23,8 +23,6 @@ from streams.state_machine import (
     described_again,
 )
 
-pytestmark = pytest.mark.unit
-
 S = PaymentStatus
 T0 = datetime(2025, 11, 25, 19, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

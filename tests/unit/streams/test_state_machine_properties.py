@@ -14,21 +14,19 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ops.samples import stripe_event
 from schemas.events import PaymentEvent
 from schemas.mapping import TRANSITIONS, Effect
 from schemas.providers import Provider
 from sinks.rows import newest, payment_row
-from streams.samples import stripe_event
 from streams.state_machine import PaymentState
 from tests.support.worker_model import DAY_MS, NOW_MS, POLICY, WorkerModel
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # when the sink writes the row
 
-pytestmark = pytest.mark.unit
 
 START = 1_764_100_000
 INTENT = "pi_prop"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from common.kafka import header_map
 from common.settings import PipelineSettings
-from schemas.headers import header_map
 
 SCAN_TIMEOUT_SECONDS = 10.0
 _LOG = logging.getLogger("librdkafka")

@@ -1,6 +1,6 @@
 """`payments bench worker`: events/s through one streams worker, next to two baselines over
 the same pre-loaded raw-webhooks records, in the same run: a bare aiokafka
-consume→produce loop, and a bare faust relay (`streams.bench_relay`: the worker's faust app
+consume→produce loop, and a bare faust relay (`ops.bench.faust_relay`: the worker's faust app
 doing nothing but forward), which shows how much of the worker's cost is faust's own.
 
 Everything is scratch: topics with a prefix of their own (deleted after, the worker's
@@ -33,10 +33,10 @@ from common.kafka import (
     make_confluent_producer,
 )
 from common.settings import PipelineSettings
-from ingress.bench import process_tree_cpu_seconds
+from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
+from ops.bench.ingress import process_tree_cpu_seconds
 from ops.processes import free_port, spawn, terminate_group
-from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
-from streams.samples import raw_headers, stripe_capture
+from ops.samples import raw_headers, stripe_capture
 
 #: Scrapes cost the worker CPU (each one serialises every metric): not too often.
 POLL_SECONDS = 0.25
@@ -212,7 +212,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _through_faust_relay(settings: PipelineSettings, events: int, workdir: Path) -> Rate:
     result = workdir / "relay-rate"
-    argv = [sys.executable, "-m", "streams.bench_relay", str(events), str(result)]
+    argv = [sys.executable, "-m", "ops.bench.faust_relay", str(events), str(result)]
     process = spawn(argv, env=worker_env(settings, workdir / "relay", "relay", free_port()))
     try:
         deadline = time.monotonic() + TIMEOUT_SECONDS

@@ -7,6 +7,7 @@ payment's retries to another partition than its dedupe and state entries.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -241,6 +242,7 @@ def _committed(
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": group,
             "enable.auto.commit": False,
+            "logger": logging.getLogger("librdkafka"),
         }
     )
     try:

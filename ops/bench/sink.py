@@ -21,8 +21,8 @@ from sqlalchemy import Column, Engine, MetaData, Table, func, select, text
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
+from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
 from ops.local_postgres import create_database, drop_database
-from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
 from schemas.events import PaymentEvent
 from sinks.database import make_engine, with_driver
 from sinks.main import running_sink

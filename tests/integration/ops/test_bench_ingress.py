@@ -5,9 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from common.settings import PipelineSettings
-from ingress.bench import Load, run_bench
-
-pytestmark = pytest.mark.integration
+from ops.bench.ingress import Load, run_bench
 
 
 @pytest.mark.parametrize("server_processes", [1, 2])  # 2: INGRESS_WORKERS, forked servers

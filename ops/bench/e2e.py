@@ -34,14 +34,14 @@ from sqlalchemy import Engine, make_url, text
 
 from common.kafka import make_admin
 from common.settings import PipelineSettings
-from ingress.bench import Load, RunResult, prepare_target, run_against
+from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, describe_topics
+from common.topics import pipeline_topic_specs as topic_specs
+from ops.bench.ingress import Load, RunResult, prepare_target, run_against
+from ops.bench.worker import worker_env
 from ops.local_postgres import create_database, drop_database
 from ops.processes import free_port, spawn, terminate_group
-from ops.topics import ADMIN_TIMEOUT_SECONDS, create_topics, describe_topics
-from ops.topics import pipeline_topic_specs as topic_specs
 from sinks.database import make_engine
 from sinks.migrate import upgrade
-from streams.bench import worker_env
 from streams.tables import changelog_topic_specs
 from streams.worker import app_id
 

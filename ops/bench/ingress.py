@@ -42,13 +42,13 @@ from common.kafka import make_admin
 from common.logging import configure_logging
 from common.runtime import freeze_startup_objects
 from common.settings import PipelineSettings
+from common.topics import create_topics, pipeline_topic_specs
 from ingress.app import create_app
-from ingress.local_pki import Pki, build_pki, paypal_headers
 from ingress.paypal_certs import cache_file_name
 from ingress.server import serve
 from ingress.stripe_signature import sign_stripe_payload
+from ops.local_pki import Pki, build_pki, paypal_headers
 from ops.processes import free_port
-from ops.topics import create_topics, pipeline_topic_specs
 
 HOST = "127.0.0.1"  # loopback only, by design
 CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-bench-0001"

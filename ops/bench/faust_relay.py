@@ -6,7 +6,7 @@ does nothing else: no parsing, no tables, no state. What it costs per record is 
 faust's per-message path (fetch, dispatch, stream, ack, produce) puts under any faust
 worker on this machine; the worker's rate over it shows what our own steps add.
 
-Run as `python -m streams.bench_relay EVENTS RESULT_FILE` with the worker's environment;
+Run as `python -m ops.bench.faust_relay EVENTS RESULT_FILE` with the worker's environment;
 writes its records/s and CPU µs per record, every thread (first record to the EVENTS-th), to
 RESULT_FILE, then idles until stopped.
 """

@@ -1,4 +1,4 @@
-"""`python -m tests.integration.sinks.crashing_sink`: the real sink, configured from the
+"""`python -m tests.support.crashing_sink`: the real sink, configured from the
 environment, that SIGKILLs itself right after its first database commit, before the
 offset commit: the worst moment for a crash."""
 

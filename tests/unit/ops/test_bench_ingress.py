@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from ingress.bench import (
+from ops.bench.ingress import (
     RunResult,
     format_report,
     http_post,
@@ -17,8 +17,6 @@ from ingress.bench import (
     process_tree_cpu_seconds,
     take_response,
 )
-
-pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])

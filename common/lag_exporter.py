@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from prometheus_client import Gauge
 
+from common.lag import partition_lag
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
-from ops.lag import partition_lag
-from ops.topics import describe_topics
+from common.topics import describe_topics
 
 log = logging.getLogger("payments.lag")
 

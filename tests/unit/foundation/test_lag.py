@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.lag import partition_lag
-
-pytestmark = pytest.mark.unit
+from common.lag import partition_lag
 
 
 @pytest.mark.parametrize(
