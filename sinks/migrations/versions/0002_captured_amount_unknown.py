@@ -31,6 +31,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in TABLES:
-        op.execute(f"UPDATE {table} SET captured_amount = 0 WHERE captured_amount IS NULL")
+        captured = sa.column("captured_amount", sa.BigInteger)
+        unknown = sa.table(table, captured).update().where(captured.is_(None))
+        op.execute(unknown.values(captured_amount=0))
         with op.batch_alter_table(table) as batch:
             batch.alter_column("captured_amount", existing_type=sa.BigInteger, nullable=False)
