@@ -33,10 +33,10 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy common ops ingress streams sinks schemas tests
+	$(BIN)/mypy admin common ops ingress streams sinks schemas tests
 
 security: install
-	$(BIN)/bandit -q -c pyproject.toml -r common ops ingress streams sinks schemas
+	$(BIN)/bandit -q -c pyproject.toml -r admin common ops ingress streams sinks schemas
 
 clean:
 	rm -rf $(VENV) .payments .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache

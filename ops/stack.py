@@ -40,6 +40,7 @@ def components() -> list[Component]:
         Component("ingress", [*cli, "ingress"]),
         Component("worker", [*cli, "worker"]),
         Component("sink", [*cli, "sink"]),
+        Component("admin", [*cli, "admin"]),
     ]
 
 

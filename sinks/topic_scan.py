@@ -46,7 +46,39 @@ def read_messages(
     """Every record of `topics` up to the end each partition had when the read began.
     Past `timeout` seconds the read stops, or, when it must be `complete`, fails
     (`TimeoutError`)."""
-    consumer = Consumer(
+    consumer = _reader(settings)
+    try:
+        ends = _assign_non_empty(consumer, topics)
+        yield from _read_until(consumer, ends, time.monotonic() + timeout)
+        if ends and complete:
+            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
+    finally:
+        consumer.close()
+
+
+def read_record(
+    settings: PipelineSettings, topic: str, partition: int, offset: int
+) -> TopicEntry | None:
+    """One record with its body; None when the partition holds no record at `offset` (never
+    written, or already removed)."""
+    consumer = _reader(settings)
+    try:
+        low, high = _watermarks(consumer, TopicPartition(topic, partition))
+        if not low <= offset < high:
+            return None
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                return _entry(message, with_value=True) if message.offset() == offset else None
+    finally:
+        consumer.close()
+    raise TimeoutError(f"{topic}:{partition}:{offset} not read in {SCAN_TIMEOUT_SECONDS:.0f}s")
+
+
+def _reader(settings: PipelineSettings) -> Consumer:
+    return Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             # assign() without commits: the group id is required but never joined
@@ -56,13 +88,6 @@ def read_messages(
             "logger": _LOG,
         }
     )
-    try:
-        ends = _assign_non_empty(consumer, topics)
-        yield from _read_until(consumer, ends, time.monotonic() + timeout)
-        if ends and complete:
-            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
-    finally:
-        consumer.close()
 
 
 def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:

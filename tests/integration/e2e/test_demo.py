@@ -1,5 +1,5 @@
-"""`payments demo` against the real local stack: `payments run` itself (ingress, worker and
-sink as its subprocesses, credentials of its own) on the session's broker and a scratch
+"""`payments demo` against the real local stack: `payments run` itself (ingress, worker,
+sink and admin as its subprocesses, credentials of its own) on the session's broker and a scratch
 PostgreSQL. Every step of the demo must pass."""
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def stack_env(
             "INGRESS_PORT": str(free_port()),
             "WORKER_METRICS_PORT": str(free_port()),
             "SINK_METRICS_PORT": str(free_port()),
+            "ADMIN_PORT": str(free_port()),
             "SINK_GROUP_ID": f"{settings.topic_prefix}sink",
             "WORKER_SESSION_TIMEOUT_SECONDS": "6",
         }

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from admin.dlq import DlqFilter, purge_cut, purged, replay_record, replay_target, select
 from common.masking import MASK, mask_document
 from common.settings import PipelineSettings
-from ops.dlq import DlqFilter, dry_run_line, purge_cut, purged, replay_record, replay_target, select
+from ops.dlq import dry_run_line
 from sinks.topic_scan import TopicEntry
 
 pytestmark = pytest.mark.unit

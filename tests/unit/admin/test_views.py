@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sinks.admin_views import dlq_summary, timeline, topic_steps
+from admin.views import dlq_summary, timeline, topic_steps
 from sinks.topic_scan import TopicEntry
 
 pytestmark = pytest.mark.unit
