@@ -1,9 +1,11 @@
-# Multi-stage image for every component (ingress, worker, sink): one image, the command picks.
+# Multi-stage image for every component (ingress, worker, sink, admin): one image, the
+# command picks.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
+COPY admin admin
 COPY common common
 COPY ops ops
 COPY ingress ingress
@@ -19,7 +21,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 USER payments
 WORKDIR /home/payments
-EXPOSE 8000 9101 9102
+EXPOSE 8000 8001 9101 9102
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')" || exit 1
 ENTRYPOINT ["payments"]
