@@ -6,11 +6,12 @@ purge, done or failed, goes into the audit log."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 from confluent_kafka import KafkaException
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from admin import audit, forms
@@ -44,19 +45,8 @@ def create_dlq_router(console: Console) -> APIRouter:
         return console.mirror.entries(settings, [settings.topics.dlq])
 
     @router.get("")
-    def dlq_page(
-        request: Request,
-        user: User,
-        reason: str | None = None,
-        provider: str | None = None,
-        type: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        page: str | None = None,
-    ) -> Response:
-        asked = {"reason": reason, "provider": provider, "type": type, "since": since}
-        asked |= {"until": until}
-        chosen = select(listed(), _filter(asked))
+    def dlq_page(request: Request, user: User, asked: Asked, page: str | None = None) -> Response:
+        chosen = select(listed(), asked.selection())
         number = forms.number(page, "page", low=1, high=1_000_000) or 1
         shown = chosen[::-1][(number - 1) * PAGE_SIZE : number * PAGE_SIZE]  # newest first
         reasons = sorted({e.headers.get("dlq-reason", "unknown") for e in listed()})
@@ -68,7 +58,7 @@ def create_dlq_router(console: Console) -> APIRouter:
             total=len(chosen),
             page=number,
             more=number * PAGE_SIZE < len(chosen),
-            asked={name: value for name, value in asked.items() if value},
+            asked=asked.filled(),
             reasons=reasons,
             providers=[p.value for p in Provider],
         )
@@ -77,19 +67,14 @@ def create_dlq_router(console: Console) -> APIRouter:
     def replay_preview(
         request: Request,
         user: User,
+        asked: Asked,
         m: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads, never mutates
-        reason: str | None = None,
-        provider: str | None = None,
-        type: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
     ) -> Response:
         """`m` (partition:offset, repeated) picks messages; without it, the filter does."""
         if m:
             chosen = _picked(listed(), forms.message_ids(m))
         else:
-            asked = {"reason": reason, "provider": provider, "type": type, "since": since}
-            chosen = select(listed(), _filter(asked | {"until": until}))
+            chosen = select(listed(), asked.selection())
         statuses = payment_statuses(console.engine, {entry.key for entry in chosen})
         rows = [(entry, statuses.get(entry.key), replay_effect(entry)) for entry in chosen]
         return console.page(request, "replay_preview.html", user, rows=rows)
@@ -151,14 +136,31 @@ def create_dlq_router(console: Console) -> APIRouter:
     return router
 
 
-def _filter(asked: dict[str, str | None]) -> DlqFilter:
-    return DlqFilter(
-        provider=forms.provider(asked["provider"]),
-        event_type=forms.text(asked["type"], "type"),
-        reason=forms.text(asked["reason"], "reason"),
-        since=forms.moment(asked["since"], "since"),
-        until=forms.moment(asked["until"], "until"),
-    )
+@dataclass(frozen=True)
+class DlqQuery:
+    """The dlq filter's query fields, as typed into the form."""
+
+    reason: str | None = None
+    provider: str | None = None
+    type: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def filled(self) -> dict[str, str]:
+        """The fields given, for the form and the links that keep the filter."""
+        return {name: value for name, value in asdict(self).items() if value}
+
+    def selection(self) -> DlqFilter:
+        return DlqFilter(
+            provider=forms.provider(self.provider),
+            event_type=forms.text(self.type, "type"),
+            reason=forms.text(self.reason, "reason"),
+            since=forms.moment(self.since, "since"),
+            until=forms.moment(self.until, "until"),
+        )
+
+
+Asked = Annotated[DlqQuery, Depends()]
 
 
 def _picked(entries: Sequence[TopicEntry], wanted: set[tuple[int, int]]) -> list[TopicEntry]:

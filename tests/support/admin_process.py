@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from ops.processes import free_port, spawn, terminate_group
+from tests.support.answering import wait_answering
 
 START_TIMEOUT_SECONDS = 30.0
 
@@ -38,21 +36,7 @@ def admin_process(environment: dict[str, str], log: Path) -> Iterator[str]:
         process = spawn(admin_command(), log=output, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        wait_answering(f"{url}/health", START_TIMEOUT_SECONDS, lambda: process.poll() is None)
         yield url
     finally:
         terminate_group(process.pid, 10.0, process)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"payments admin exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"payments admin did not answer on {url}")

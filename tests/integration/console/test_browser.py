@@ -27,6 +27,7 @@ from common.settings import PipelineSettings
 from ops.example_events import example_body
 from schemas.providers import Provider
 from tests.integration.ingress.conftest import stripe_headers
+from tests.support.answering import wait_answering
 from tests.support.browser import Page, chromium
 from tests.support.databases import scratch_database
 from tests.support.local_stack import running_stack, stack_environment
@@ -38,6 +39,7 @@ ADMIN = "ops:5d41402abc4b2a76b9719d911017c592"
 VIEWER = "auditor:7d793037a0760186574b0282f2f435e7"
 #: Markup in a payload's ids: rendered as text, it runs nothing and changes nothing.
 XSS = "<script>window.__xss=1;document.title='pwned'</script>"
+STACK_START_SECONDS = 180.0
 XSS_PAYMENT = 'pi_xss<img src=x onerror="window.__xss=1">'
 
 
@@ -62,34 +64,25 @@ def stack(
 def page(stack: dict[str, str]) -> Iterator[Page]:
     screenshots = os.environ.get("CONSOLE_SCREENSHOTS")
     admin = f"http://127.0.0.1:{stack['ADMIN_PORT']}"
-    wait_answering(f"{admin}/health")
+    wait_answering(f"{admin}/health", STACK_START_SECONDS)
     with chromium() as driver:
         yield Page(driver, admin, Path(screenshots).resolve() if screenshots else None)
 
 
 def send(stack: dict[str, str], body: dict[str, Any]) -> None:
-    """A signed Stripe webhook, once ingress is ready; it must be accepted."""
+    """A signed Stripe webhook, once ingress is ready; it must be accepted. A 503 is sent
+    again, as Stripe would."""
     url = f"http://127.0.0.1:{stack['INGRESS_PORT']}"
-    wait_answering(f"{url}/ready")
+    wait_answering(f"{url}/ready", STACK_START_SECONDS)
     content = json.dumps(body).encode()
-    response = httpx.post(
-        f"{url}/webhooks/stripe", content=content, headers=stripe_headers(content, SECRET)
-    )
+    deadline = time.monotonic() + 60
+    while True:
+        headers = stripe_headers(content, SECRET)
+        response = httpx.post(f"{url}/webhooks/stripe", content=content, headers=headers)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert response.status_code == 200, response.text
-
-
-def wait_answering(url: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not _answers(url):
-        assert time.monotonic() < deadline, f"nothing answered at {url}"
-        time.sleep(0.5)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def stripe_event(event_type: str, run: str) -> dict[str, Any]:

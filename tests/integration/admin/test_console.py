@@ -1,0 +1,227 @@
+"""The console's access model and input handling over HTTP, on a migrated PostgreSQL
+database; the dlq the pages show is a fixed list (the browser test reads a real one)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from admin.app import create_admin_app
+from common.settings import PipelineSettings
+from sinks.migrate import upgrade
+from sinks.topic_scan import TopicEntry
+from tests.support.databases import scratch_database
+
+pytestmark = pytest.mark.integration
+
+ADMIN = "ops:0cc175b9c0f1b6a831c399e269772661"
+VIEWER = "auditor:92eb5ffee6ae2fec3ad71c777531578f"
+MARKUP = "<script>alert(1)</script>"
+#: A path segment holds no slash: markup without one, for a payment id.
+ATTRIBUTE_MARKUP = "<img src=x onerror=alert(1)>"
+PAGES = (
+    "/console/",
+    "/console/events",
+    "/console/dlq",
+    "/console/dlq/0/0",
+    "/console/dlq/replay?m=0:0",
+    "/console/dlq/purge",
+    "/console/audit",
+    "/console/payments/stripe/pi_1",
+)
+
+
+def dlq(settings: PipelineSettings, _topics: Sequence[str]) -> list[TopicEntry]:
+    headers = {
+        "provider": "stripe",
+        "event-id": f"evt_{MARKUP}",
+        "event-type": "refund.created",
+        "dlq-reason": "retries_exhausted",
+    }
+    key = f"stripe:pi_{ATTRIBUTE_MARKUP}"
+    return [TopicEntry(settings.topics.dlq, key, 1_764_100_000_000, headers)]
+
+
+@pytest.fixture(scope="module")
+def database(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url) as url:
+        upgrade(url)
+        yield url
+
+
+def console_app(database: str, **overrides: Any) -> FastAPI:
+    values: dict[str, Any] = {
+        "database_url": database,
+        "admin_tokens": ADMIN,
+        "admin_viewer_tokens": VIEWER,
+        "admin_session_secret": "a-fixed-signing-key-for-this-test",
+        "kafka_bootstrap_servers": "127.0.0.1:9",  # never reached: the dlq is `dlq`
+    }
+    settings = PipelineSettings(_env_file=None, **(values | overrides))
+    return create_admin_app(settings, scan=dlq)
+
+
+class Browser:
+    """An httpx client on the app with its lifespan running, cookies kept as a browser would."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        transport = httpx.ASGITransport(app=app)
+        self.http = httpx.AsyncClient(transport=transport, base_url="http://admin")
+
+    async def __aenter__(self) -> Browser:
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        await self._lifespan.__aenter__()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.http.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+    async def sign_in(self, token: str) -> httpx.Response:
+        form = await self.http.get("/console/sign-in")
+        return await self.http.post(
+            "/console/sign-in", data={"token": token, "csrf": csrf_of(form.text)}
+        )
+
+    async def csrf(self) -> str:
+        return csrf_of((await self.http.get("/console/audit")).text)
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+@pytest.fixture
+async def browser(database: str) -> AsyncIterator[Browser]:
+    async with Browser(console_app(database)) as open_browser:
+        yield open_browser
+
+
+async def test_no_session_means_the_sign_in_page_and_no_data(browser: Browser) -> None:
+    for path in PAGES:
+        response = await browser.http.get(path)
+        assert (response.status_code, response.headers["location"]) == (303, "/console/sign-in")
+        assert response.text == ""
+    forged = {"Cookie": "console_session=eyJmcCI6ImZvcmdlZCJ9.forged.signature"}
+    response = await browser.http.get("/console/", headers=forged)
+    assert response.status_code == 303
+
+
+async def test_sign_in_sets_a_strict_http_only_session_cookie(browser: Browser) -> None:
+    response = await browser.sign_in(ADMIN)
+    assert (response.status_code, response.headers["location"]) == (303, "/console/")
+    cookie = response.headers["set-cookie"].lower()
+    for attribute in ("httponly", "samesite=strict", "path=/console"):
+        assert attribute in cookie
+    assert "secure" not in cookie
+    assert ADMIN.split(":")[1] not in cookie
+    assert (await browser.http.get("/console/")).status_code == 200
+
+
+async def test_behind_https_the_cookie_is_secure(database: str) -> None:
+    async with Browser(console_app(database, admin_secure_cookies=True)) as browser:
+        response = await browser.sign_in(ADMIN)
+        assert "; secure" in response.headers["set-cookie"].lower()
+
+
+async def test_a_wrong_token_or_a_forged_sign_in_form_is_refused(browser: Browser) -> None:
+    wrong = await browser.sign_in("ops:not-the-token-at-all-0000000")
+    assert wrong.status_code == 401
+    assert "not valid" in wrong.text
+    await browser.http.get("/console/sign-in")
+    forged = await browser.http.post("/console/sign-in", data={"token": ADMIN, "csrf": "guess"})
+    assert forged.status_code == 401
+    assert "expired" in forged.text
+    assert "console_session" not in forged.headers.get("set-cookie", "")
+
+
+async def test_a_session_ends_when_its_token_is_removed(database: str) -> None:
+    async with Browser(console_app(database)) as before:
+        await before.sign_in(VIEWER)
+        assert (await before.http.get("/console/")).status_code == 200
+        cookies = before.http.cookies
+    async with Browser(console_app(database, admin_viewer_tokens="")) as after:
+        after.http.cookies = cookies
+        response = await after.http.get("/console/")
+        assert response.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [("/console/dlq/replay", {"m": "0:0"}), ("/console/dlq/purge", {"before": "2030-01-01T00:00"})],
+)
+async def test_changes_need_the_csrf_token_and_an_admin_token(
+    browser: Browser, path: str, data: dict[str, str]
+) -> None:
+    await browser.sign_in(VIEWER)
+    missing = await browser.http.post(path, data=data)
+    assert missing.status_code == 422
+    wrong = await browser.http.post(path, data=data | {"csrf": "not-the-session-token"})
+    assert wrong.status_code == 403
+    assert "stale" in wrong.text
+    viewer = await browser.http.post(path, data=data | {"csrf": await browser.csrf()})
+    assert viewer.status_code == 403
+    assert "viewers cannot replay or purge" in viewer.text
+    audit = await browser.http.get("/console/audit")
+    assert "No replay or purge yet" in audit.text
+
+
+async def test_a_viewer_reads_everything_but_is_offered_no_change(browser: Browser) -> None:
+    await browser.sign_in(VIEWER)
+    for path in PAGES:
+        if path != "/console/dlq/0/0":  # reads the broker: the browser test covers it
+            assert (await browser.http.get(path)).status_code in (200, 404), path
+    preview = await browser.http.get("/console/dlq/replay?m=0:0")
+    assert "confirm-replay" not in preview.text
+    assert "Read-only token" in preview.text
+
+
+async def test_payload_markup_is_escaped(browser: Browser) -> None:
+    await browser.sign_in(ADMIN)
+    for path in ("/console/dlq", "/console/dlq/replay?m=0:0"):
+        page = (await browser.http.get(path)).text
+        assert MARKUP not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    payment = await browser.http.get(f"/console/payments/stripe/pi_{quote(ATTRIBUTE_MARKUP)}")
+    assert payment.status_code == 200
+    assert MARKUP not in payment.text
+    assert ATTRIBUTE_MARKUP not in payment.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in payment.text
+    assert "dead_lettered" in payment.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/console/events?since=yesterday", 400, "since: not a date"),
+        ("/console/events?provider=visa", 400, "provider: stripe or paypal"),
+        ("/console/events?status=paid", 400, "status: not a payment status"),
+        ("/console/events?cursor=-1", 400, "cursor: a whole number"),
+        ("/console/events?q=" + "x" * 300, 400, "search: at most 255"),
+        ("/console/dlq?page=0", 400, "page: a whole number"),
+        ("/console/dlq/replay?m=zero", 400, "partition:offset"),
+        ("/console/dlq/purge?before=soon", 400, "before: not a date"),
+        ("/console/dlq/a/b", 422, "path.partition"),
+        ("/console/payments/visa/x", 400, "provider: stripe or paypal"),
+        ("/console/payments/stripe/pi_unknown", 404, "nothing is known"),
+        ("/console/audit?before=x", 400, "before: a whole number"),
+        ("/console/nowhere", 404, "Not Found"),
+    ],
+)
+async def test_bad_input_gets_a_page_that_says_why(
+    browser: Browser, path: str, status: int, message: str
+) -> None:
+    await browser.sign_in(ADMIN)
+    response = await browser.http.get(path)
+    assert response.status_code == status
+    assert message in response.text
+    assert "Traceback" not in response.text
