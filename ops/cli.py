@@ -256,6 +256,24 @@ def bench_sink(
     typer.echo(bench(settings, events, batch_size).report())
 
 
+@bench_app.command("admin")
+def bench_admin(
+    events: Annotated[int, typer.Option(min=100, help="Stored events to pre-load.")] = 100_000,
+    dlq: Annotated[int, typer.Option(min=1, help="dlq messages to pre-load.")] = 1_000,
+    requests: Annotated[int, typer.Option(min=1, help="Timed requests per page.")] = 30,
+) -> None:
+    """Latency of every console page (and so of the JSON API's reads) with EVENTS stored and
+    DLQ dead letters (PostgreSQL at DATABASE_URL, broker at KAFKA_BOOTSTRAP_SERVERS; scratch
+    database and `bench-` topics). Exits 1 when a page's p95 reaches 200 ms."""
+    from ops.bench_admin import bench
+
+    configure_logging("WARNING", component="bench")
+    result = bench(PipelineSettings(), events, dlq, requests)
+    typer.echo(result.report())
+    if result.slow:
+        raise typer.Exit(1)
+
+
 Requests = Annotated[int, typer.Option(min=1, max=1_000_000, help="Per run, at most.")]
 Duration = Annotated[float, typer.Option(min=1, max=3600, help="Seconds per run, at most.")]
 Connections = Annotated[int, typer.Option(min=1, help="Keep-alive connections per worker.")]
