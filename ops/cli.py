@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, overload
+from typing import TYPE_CHECKING, Annotated, Literal, overload
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -459,6 +459,37 @@ def dlq_replay(
         return
     replay_id = replay(make_confluent_producer(settings), selection, settings, rate)
     typer.echo(f"replayed {len(selection)} message(s), replay-id {replay_id}")
+    _audit(settings, "replay", _described(context), selection, replay_id)
+
+
+def _described(context: typer.Context) -> str:
+    """The filters given, as the audit log records what a CLI run acted on."""
+    given = {name: value for name, value in vars(context.obj).items() if value is not None}
+    return "cli " + (" ".join(f"--{name}={value}" for name, value in given.items()) or "(all)")
+
+
+def _audit(
+    settings: PipelineSettings,
+    action: Literal["replay", "purge"],
+    selection: str,
+    entries: list[TopicEntry],
+    detail: str,
+) -> None:
+    """Record a done replay or purge in the database's audit log, beside the console's; the
+    actor is the OS user. Without a database at hand it says so and the action stands."""
+    import getpass
+
+    from admin.audit import record
+    from sinks.database import make_engine
+
+    engine = make_engine(settings.database_url)
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        record(engine, datetime.now(UTC), actor, action, selection, entries, "ok", detail)
+    except SQLAlchemyError as exc:
+        typer.echo(f"warning: not recorded in the audit log: {type(exc).__name__}", err=True)
+    finally:
+        engine.dispose()
 
 
 def _payment_statuses(settings: PipelineSettings, keys: set[str]) -> dict[str, str]:
@@ -507,6 +538,7 @@ def dlq_purge(
         audit.writelines(audit_line(entry, purged_at) for entry in removed)
     purge(make_admin(settings), settings.topics.dlq, cut)
     typer.echo(f"purged {len(removed)} message(s); recorded in {audit_file}")
+    _audit(settings, "purge", f"cli --before={_utc(before).isoformat()}", removed, "")
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """`payments dlq` against the real broker and a running worker: list, show (masked), replay
-(dry run, then twice: applied once), purge (confirmed, audited)."""
+(dry run, then twice: applied once), purge (confirmed, audited in a file and, as every
+replay, in the database's audit log)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from admin.audit import AuditEntry, recent
 from common.kafka import make_confluent_producer
 from common.settings import PipelineSettings
 from ops.cli import app
+from sinks.database import make_engine
+from sinks.migrate import upgrade
 from streams.samples import raw_headers, stripe_capture, stripe_refund
 from tests.integration.streams.conftest import Reader
 
@@ -61,6 +65,7 @@ def test_a_dead_lettered_refund_replayed_twice_is_applied_once(
 
 
 def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStack) -> None:
+    upgrade(settings.database_url)  # the audit log's tables
     refund = with_personal_data(stripe_refund("evt_refund", INTENT, "re_1", 300))
     produce(settings, "evt_refund", "refund.created", refund)  # its capture never came
     dlq = readers.enter_context(closing(Reader(settings, settings.topics.dlq)))
@@ -118,3 +123,19 @@ def dlq_tool_story(settings: PipelineSettings, tmp_path: Path, readers: ExitStac
     (line,) = audit.read_text().splitlines()
     assert json.loads(line)["headers"]["event-id"] == "evt_refund"
     assert "0 message(s)" in cli(settings, "dlq", "list")
+    logged = audit_log(settings)
+    assert [(a.action, a.message_count, a.result) for a in logged] == [
+        ("purge", 1, "ok"),
+        ("replay", 1, "ok"),
+        ("replay", 1, "ok"),
+    ]
+    assert all(a.actor.startswith("cli:") for a in logged)
+    assert logged[-1].selection == f"cli --key={KEY}"
+
+
+def audit_log(settings: PipelineSettings) -> list[AuditEntry]:
+    engine = make_engine(settings.database_url)
+    try:
+        return recent(engine, 10)
+    finally:
+        engine.dispose()
