@@ -1,16 +1,19 @@
 """Where the admin process's errors become responses: JSON with a stable code under /admin
-(`{"error": {"code", "message"}}`), a page under /console, and never a stack trace."""
+(`{"error": {"code", "message"}}`), a page under /console, and never a stack trace. The
+database or the broker failing is a 503 (try again), not the request's fault."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Literal
 
+from confluent_kafka import KafkaException
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger("payments.admin")
@@ -21,6 +24,7 @@ AdminErrorCode = Literal[
     "not_found",
     "method_not_allowed",
     "request_invalid",
+    "unavailable",
     "internal_error",
 ]
 _CODES: dict[int, AdminErrorCode] = {
@@ -78,7 +82,9 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         headers = error.headers if isinstance(error, HTTPException) else None
         return JSONResponse(body, status_code=status, headers=headers)
 
-    for kind in (SignInRequired, ConsoleRefusal, HTTPException, RequestValidationError, Exception):
+    unavailable = (SQLAlchemyError, KafkaException, TimeoutError)
+    refusals = (SignInRequired, ConsoleRefusal, HTTPException, RequestValidationError)
+    for kind in (*refusals, *unavailable, Exception):
         app.add_exception_handler(kind, handle)
 
 
@@ -91,6 +97,9 @@ def _describe(error: Exception) -> tuple[int, AdminErrorCode, str]:
             return error.status_code, code, str(error.detail)
         case RequestValidationError():
             return 422, "request_invalid", _first_problem(error)
+        case SQLAlchemyError() | KafkaException() | TimeoutError():
+            log.warning("a dependency failed", extra={"error": type(error).__name__})
+            return 503, "unavailable", "the database or the broker did not answer: try again"
     log.error("unexpected error", exc_info=error)
     return 500, "internal_error", "internal error"
 

@@ -59,10 +59,13 @@ def read_messages(
 def read_record(
     settings: PipelineSettings, topic: str, partition: int, offset: int
 ) -> TopicEntry | None:
-    """One record with its body; None when the partition holds no record at `offset` (never
-    written, or already removed)."""
+    """One record with its body; None when there is no such partition, or it holds no record
+    at `offset` (never written, or already removed)."""
     consumer = _reader(settings)
     try:
+        metadata = consumer.list_topics(topic, timeout=SCAN_TIMEOUT_SECONDS).topics.get(topic)
+        if metadata is None or metadata.error is not None or partition not in metadata.partitions:
+            return None
         low, high = _watermarks(consumer, TopicPartition(topic, partition))
         if not low <= offset < high:
             return None

@@ -149,3 +149,14 @@ async def test_bad_input_gets_a_page_that_says_why(
     assert response.status_code == status
     assert message in response.text
     assert "Traceback" not in response.text
+
+
+async def test_a_database_that_does_not_answer_is_a_503() -> None:
+    unreachable = console_app("postgresql://nobody@127.0.0.1:9/none")
+    async with Browser(unreachable) as other:
+        await other.sign_in(ADMIN)
+        page = await other.http.get("/console/audit")
+        assert page.status_code == 503
+        assert "did not answer" in page.text
+        api = await other.http.get("/admin/events", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert (api.status_code, api.json()["error"]["code"]) == (503, "unavailable")

@@ -57,8 +57,9 @@ segments = values.filter(lambda v: v not in ("", ".", "..")).map(lambda v: quote
 
 
 @pytest.fixture
-async def signed_in(database: str) -> AsyncIterator[Browser]:
-    async with Browser(console_app(database)) as browser:
+async def signed_in(database: str, kafka_bootstrap: str) -> AsyncIterator[Browser]:
+    """On the real broker: a dlq message's page reads it."""
+    async with Browser(console_app(database, kafka_bootstrap_servers=kafka_bootstrap)) as browser:
         await browser.sign_in(ADMIN)
         yield browser
 

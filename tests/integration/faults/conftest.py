@@ -32,7 +32,7 @@ from common.kafka import make_admin
 from common.settings import PipelineSettings
 from ingress.local_pki import Pki, build_pki
 from ops.processes import spawn, terminate_group
-from ops.stack import components
+from ops.stack import pipeline_components
 from ops.topics import create_topics, pipeline_topic_specs
 from schemas.providers import Provider
 from sinks.migrate import upgrade
@@ -166,7 +166,7 @@ class Stack:
     _supervisor: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for component in components():
+        for component in pipeline_components():
             self.components[component.name] = Component(
                 component.argv,
                 settings_env(self.settings),
