@@ -53,6 +53,7 @@ ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "admin_token_missing: no `Authorization: Bearer <token>` header"),
         (403, "admin_token_invalid: the token is not one of ADMIN_TOKENS / ADMIN_VIEWER_TOKENS"),
         (422, "request_invalid: a query parameter is malformed"),
+        (503, "unavailable: the database or the broker did not answer; try again"),
     )
 }
 
