@@ -90,6 +90,7 @@ def _console(settings: PipelineSettings, engine: Engine, mirror: TopicMirror) ->
     # Autoescape on every template: ids, types and fields come from webhook payloads.
     environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
     environment.filters["moment"] = _moment
+    environment.filters["age"] = _age
     return Console(
         settings=settings,
         engine=engine,
@@ -103,6 +104,14 @@ def _console(settings: PipelineSettings, engine: Engine, mirror: TopicMirror) ->
 
 def _moment(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def render_openapi(settings: PipelineSettings) -> str:

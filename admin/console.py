@@ -7,6 +7,7 @@ redirects to the sign-in page and shows no data. Reads run in FastAPI's thread p
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from admin.audit import recent
 from admin.auth import Principal, TokenBook
 from admin.errors import ConsoleRefusal, SignInRequired
 from admin.overview import RateKeeper, overview, scrape
-from admin.reads import EventFilter, read_events, read_payment
+from admin.reads import EventFilter, database_answers, read_events, read_payment
 from admin.session import Session, SessionSigner, csrf_valid
 from admin.topic_mirror import TopicMirror
 from common.settings import PipelineSettings
@@ -111,10 +112,11 @@ def create_console_router(console: Console) -> APIRouter:
     async def overview_page(request: Request, user: User) -> Response:
         settings = console.settings
         scraped = await scrape(settings.component_metrics)
+        database = await asyncio.to_thread(database_answers, console.engine)
         dlq = console.mirror.entries(settings, [settings.topics.dlq])
         now = datetime.now(UTC)
         summary = overview(scraped, console.rates, settings.topics, dlq, now)
-        return console.page(request, "overview.html", user, overview=summary)
+        return console.page(request, "overview.html", user, overview=summary, database=database)
 
     @router.get("/events")
     def events_page(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, select, union_all
+from sqlalchemy.exc import SQLAlchemyError
 
 from admin.views import (
     EventPage,
@@ -139,3 +140,12 @@ def payment_statuses(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
         rows = connection.execute(query).all()
     found = {f"{p}:{pid}": status for p, pid, status in rows}
     return {key: status for key, status in found.items() if key in wanted}
+
+
+def database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(1))
+    except SQLAlchemyError:
+        return False
+    return True

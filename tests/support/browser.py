@@ -73,8 +73,9 @@ class Page:
         """Saved when the run asks for screenshots (CONSOLE_SCREENSHOTS=<dir>)."""
         if self.screenshots is not None:
             self.screenshots.mkdir(parents=True, exist_ok=True)
-            height = self.driver.execute_script("return document.body.scrollHeight")
-            self.driver.set_window_size(1280, max(720, min(int(height) + 40, 2000)))
+            height = self.driver.execute_script("return document.documentElement.scrollHeight")
+            # The window's size includes what the browser draws around the page.
+            self.driver.set_window_size(1280, max(720, min(int(height) + 160, 2400)))
             self.driver.save_screenshot(str(self.screenshots / f"{name}.png"))
             self.driver.set_window_size(1280, 900)
 

@@ -131,12 +131,15 @@ def test_ops_replay_a_fixed_poison_from_the_console(page: Page, stack: dict[str,
 
     page.open("/console/")
     page.until(lambda: "retries_exhausted" in page.text)
+    assert "down" not in page.find("table").text  # ingress, worker, sink, database, broker
     page.screenshot("overview")
 
     page.open("/console/events?q=" + quote(XSS_PAYMENT))
     page.until(lambda: XSS_PAYMENT in page.text)
     assert xss_capture["id"] in page.text  # shown as text
     assert_inert(page)
+    page.open("/console/events?q=" + quote(xss_capture["id"]))  # search by event id
+    assert len(page.find_all("tbody tr")) == 1
     page.click("tbody a")  # to the payment whose id carries markup
     assert "captured" in page.text
     assert_inert(page)
