@@ -21,7 +21,10 @@ pytestmark = pytest.mark.integration
 def dead_letters(settings: PipelineSettings, count: int) -> None:
     producer = make_confluent_producer(settings)
     for n in range(count):
-        headers = [("event-id", f"evt_{n}".encode()), ("dlq-reason", b"retries_exhausted")]
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("event-id", f"evt_{n}".encode()),
+            ("dlq-reason", b"retries_exhausted"),
+        ]
         producer.produce(
             settings.topics.dlq, key=f"stripe:pi_{n}".encode(), value=b"{}", headers=headers
         )
