@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, overload
+from typing import TYPE_CHECKING, Annotated, overload
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +18,7 @@ from ops.reconcile import ReportFormat
 from schemas.providers import Provider
 
 if TYPE_CHECKING:
+    from admin.audit import Action
     from sinks.topic_scan import TopicEntry
 from ops.topics import create_topics, describe_topics, pipeline_topic_specs
 
@@ -470,7 +471,7 @@ def _described(context: typer.Context) -> str:
 
 def _audit(
     settings: PipelineSettings,
-    action: Literal["replay", "purge"],
+    action: Action,
     selection: str,
     entries: list[TopicEntry],
     detail: str,

@@ -67,9 +67,10 @@ def test_kafka_start_status_stop_leaves_no_java(tmp_path: Path) -> None:
 
 def start_stack(state_dir: Path, kafka_port: int, ingress_port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    env.update(
-        {"INGRESS_PORT": str(ingress_port), "ADMIN_PORT": str(free_port()), "TOPIC_PARTITIONS": "2"}
-    )
+    # Every port its own: another stack on this machine may hold the default ones.
+    ports = ("ADMIN_PORT", "WORKER_METRICS_PORT", "SINK_METRICS_PORT")
+    env.update({name: str(free_port()) for name in ports})
+    env.update({"INGRESS_PORT": str(ingress_port), "TOPIC_PARTITIONS": "2"})
     with (state_dir / "stack.log").open("wb") as log:
         return subprocess.Popen(
             [*PAYMENTS, "run", "--state-dir", str(state_dir), "--kafka-port", str(kafka_port)],
