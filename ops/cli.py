@@ -266,10 +266,17 @@ def bench_admin(
     """Latency of every console page (and so of the JSON API's reads) with EVENTS stored and
     DLQ dead letters (PostgreSQL at DATABASE_URL, broker at KAFKA_BOOTSTRAP_SERVERS; scratch
     database and `bench-` topics). Exits 1 when a page's p95 reaches 200 ms."""
+    import psycopg
+    from confluent_kafka import KafkaException
+
     from ops.bench_admin import bench
 
     configure_logging("WARNING", component="bench")
-    result = bench(PipelineSettings(), events, dlq, requests)
+    try:
+        result = bench(PipelineSettings(), events, dlq, requests)
+    except (psycopg.Error, SQLAlchemyError, KafkaException, TimeoutError, RuntimeError) as exc:
+        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(result.report())
     if result.slow:
         raise typer.Exit(1)
