@@ -1,4 +1,5 @@
-# Multi-stage image for every component (ingress, worker, sink): one image, the command picks.
+# Multi-stage image for every component (ingress, worker, sink, admin): one image, the
+# command picks.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
@@ -8,6 +9,7 @@ COPY requirements/runtime.txt requirements/runtime.txt
 RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 # .dockerignore keeps benchmarks, dev-only helpers and tests out of these packages.
+COPY admin admin
 COPY common common
 COPY ops ops
 COPY ingress ingress
@@ -23,7 +25,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 USER payments
 WORKDIR /home/payments
-EXPOSE 8000 9101 9102
+EXPOSE 8000 8001 9101 9102
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')" || exit 1
 ENTRYPOINT ["payments"]

@@ -53,10 +53,10 @@ imports: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy common ops ingress streams sinks schemas tests
+	$(BIN)/mypy admin common ops ingress streams sinks schemas tests
 
 security: install
-	$(BIN)/bandit -q -c pyproject.toml -r common ops ingress streams sinks schemas
+	$(BIN)/bandit -q -c pyproject.toml -r admin common ops ingress streams sinks schemas
 
 clean:
 	rm -rf $(VENV) .payments .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache

@@ -64,7 +64,26 @@ class PipelineSettings(BaseSettings):
     paypal_cert_dir: Path | None = None
     paypal_cert_cache_dir: Path | None = None
     paypal_tolerance_seconds: int = Field(default=300, gt=0)
+    #: Tokens that may do everything in the admin process: read, replay, purge. An entry
+    #: `name:secret` is presented whole; its name (before the colon) is who the audit log
+    #: records.
     admin_tokens: Annotated[list[SecretStr], NoDecode] = []
+    #: Tokens that may read everything in the admin process, and change nothing.
+    admin_viewer_tokens: Annotated[list[SecretStr], NoDecode] = []
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8001
+    #: Signs the console's session cookies; empty: a random key per process start (every
+    #: session ends when the admin process restarts, and replicas do not share sessions).
+    admin_session_secret: SecretStr = SecretStr("")
+    admin_session_seconds: int = Field(default=8 * 3600, gt=0)
+    #: Mark the session cookie Secure (browsers then send it over https only): set it when a
+    #: TLS-terminating proxy stands in front of the admin process.
+    admin_secure_cookies: bool = False
+    #: `job=URL` of each component's /metrics, for the console's overview; empty: ingress,
+    #: worker and sink on this host at INGRESS_PORT, WORKER_ and SINK_METRICS_PORT.
+    metrics_urls: Annotated[list[str], NoDecode] = []
+    #: How often the admin process re-reads the retry tiers and dlq it shows.
+    admin_topic_refresh_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     retry_delays_seconds: Annotated[tuple[float, ...], NoDecode] = (60.0, 300.0, 1800.0)
     retry_attempts: Annotated[tuple[int, ...], NoDecode] = (2, 2, 1)
@@ -104,10 +123,19 @@ class PipelineSettings(BaseSettings):
     _split = field_validator(
         "stripe_webhook_secrets",
         "admin_tokens",
+        "admin_viewer_tokens",
+        "metrics_urls",
         "retry_delays_seconds",
         "retry_attempts",
         mode="before",
     )(_split_commas)
+
+    @field_validator("metrics_urls")
+    @classmethod
+    def _job_equals_url(cls, value: list[str]) -> list[str]:
+        if any("=" not in item for item in value):
+            raise ValueError("METRICS_URLS: give each as job=URL")
+        return value
 
     @model_validator(mode="after")
     def _one_attempt_count_per_tier(self) -> PipelineSettings:
@@ -121,3 +149,14 @@ class PipelineSettings(BaseSettings):
     @property
     def topics(self) -> TopicNames:
         return TopicNames.with_prefix(self.topic_prefix)
+
+    @property
+    def component_metrics(self) -> dict[str, str]:
+        """job → /metrics URL of each component (METRICS_URLS, or as the ports place them)."""
+        if self.metrics_urls:
+            return dict(item.split("=", 1) for item in self.metrics_urls)
+        return {
+            "ingress": f"http://{self.ingress_host}:{self.ingress_port}/metrics",
+            "worker": f"http://127.0.0.1:{self.worker_metrics_port}/metrics",
+            "sink": f"http://127.0.0.1:{self.sink_metrics_port}/metrics",
+        }

@@ -46,7 +46,7 @@ def read_messages(
     """Every record of `topics` up to the end each partition had when the read began.
     Past `timeout` seconds the read stops, or, when it must be `complete`, fails
     (`TimeoutError`)."""
-    consumer = _scan_consumer(settings)
+    consumer = _reader(settings)
     try:
         ends = _assign_non_empty(consumer, topics)
         yield from _read_until(consumer, ends, time.monotonic() + timeout)
@@ -61,7 +61,7 @@ def end_offsets(
 ) -> dict[tuple[str, int], int]:
     """The offset the next record of each `(topic, partition)` will get (its high
     watermark); the partitions must exist."""
-    consumer = _scan_consumer(settings)
+    consumer = _reader(settings)
     try:
         return {
             (topic, partition): _watermarks(consumer, TopicPartition(topic, partition))[1]
@@ -71,7 +71,31 @@ def end_offsets(
         consumer.close()
 
 
-def _scan_consumer(settings: PipelineSettings) -> Consumer:
+def read_record(
+    settings: PipelineSettings, topic: str, partition: int, offset: int
+) -> TopicEntry | None:
+    """One record with its body; None when there is no such partition, or it holds no record
+    at `offset` (never written, or already removed)."""
+    consumer = _reader(settings)
+    try:
+        metadata = consumer.list_topics(topic, timeout=SCAN_TIMEOUT_SECONDS).topics.get(topic)
+        if metadata is None or metadata.error is not None or partition not in metadata.partitions:
+            return None
+        low, high = _watermarks(consumer, TopicPartition(topic, partition))
+        if not low <= offset < high:
+            return None
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                return _entry(message, with_value=True) if message.offset() == offset else None
+    finally:
+        consumer.close()
+    raise TimeoutError(f"{topic}:{partition}:{offset} not read in {SCAN_TIMEOUT_SECONDS:.0f}s")
+
+
+def _reader(settings: PipelineSettings) -> Consumer:
     return Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,

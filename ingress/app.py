@@ -22,15 +22,8 @@ from ingress.body import JSON_MEDIA_TYPE
 from ingress.correlation import CorrelationIdMiddleware
 from ingress.endpoint import WebhookEndpoint
 from ingress.intake import Clock, open_intake
-from ingress.responses import (
-    ADMIN_RESPONSES,
-    WEBHOOK_RESPONSES,
-    AcceptedBody,
-    install_error_handlers,
-)
+from ingress.responses import WEBHOOK_RESPONSES, AcceptedBody, install_error_handlers
 from schemas.providers import Provider
-from sinks.admin_api import create_admin_router
-from sinks.database import make_engine
 
 READY_TIMEOUT_SECONDS = 2.0
 PRODUCER_FAILED = (
@@ -52,15 +45,12 @@ _SIGNATURE_HEADERS = {
 
 
 def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
-    """The app; its lifespan opens the producer and the PayPal certificate client."""
-
-    # Lazy: no connection is made until an /admin request needs one.
-    admin_database = make_engine(settings.database_url)
+    """The app; its lifespan opens the producer and the PayPal certificate client. It serves
+    the webhooks, /health, /ready and /metrics only: /admin is the admin process's."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            stack.callback(admin_database.dispose)
             app.state.intake = await open_intake(settings, stack, clock)
             freeze_startup_objects()
             yield
@@ -70,7 +60,6 @@ def create_app(settings: PipelineSettings, clock: Clock = time.time) -> FastAPI:
     install_error_handlers(app, settings.ingress_retry_after_seconds)
     for provider in Provider:
         app.add_webhook_route(provider, settings.ingress_retry_after_seconds)
-    app.include_router(create_admin_router(settings, admin_database), responses=ADMIN_RESPONSES)
 
     @app.get("/health", responses={503: {"description": PRODUCER_FAILED}})
     async def health() -> JSONResponse:

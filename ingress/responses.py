@@ -31,8 +31,6 @@ from schemas.providers import PayloadError, PayloadErrorCode
 logger = logging.getLogger(__name__)
 
 HttpErrorCode = Literal[
-    "admin_token_missing",
-    "admin_token_invalid",
     "not_found",
     "method_not_allowed",
     "request_invalid",
@@ -41,8 +39,6 @@ HttpErrorCode = Literal[
 ErrorCode = SignatureErrorCode | PayloadErrorCode | RejectionCode | UnavailableCode | HttpErrorCode
 
 _HTTP_CODES: dict[int, HttpErrorCode] = {
-    401: "admin_token_missing",
-    403: "admin_token_invalid",
     404: "not_found",
     405: "method_not_allowed",
 }
@@ -79,14 +75,6 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _error("payload_too_large: the body exceeds MAX_BODY_BYTES"),
     415: _error("unsupported_media_type: the body is not declared as UTF-8 JSON"),
     503: _error("not taken now; retry after Retry-After seconds"),
-}
-
-
-#: The `responses` of every /admin route.
-ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _error("admin_token_missing: no `Authorization: Bearer <token>` header"),
-    403: _error("admin_token_invalid: the token is not one of ADMIN_TOKENS"),
-    422: _error("request_invalid: a query parameter is malformed"),
 }
 
 

@@ -22,6 +22,7 @@ from ops.reconcile import ReportFormat
 from schemas.providers import Provider
 
 if TYPE_CHECKING:
+    from admin.audit import Action
     from common.topic_scan import TopicEntry
 from common.topics import create_topics, describe_topics, pipeline_topic_specs
 
@@ -205,14 +206,46 @@ def ingress(
 
 
 @app.command()
-def openapi(
-    output: Annotated[Path, typer.Option(help="Where to write it.")] = Path("openapi.json"),
+def admin(
+    host: Annotated[str | None, typer.Option(help="Default: ADMIN_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: ADMIN_PORT.")] = None,
 ) -> None:
-    """Write the ingress HTTP API description (openapi.json, committed at the repo root)."""
+    """Serve the admin process: the JSON admin API (/admin) and the ops console (/console),
+    on a private port. Refuses to start without ADMIN_TOKENS or with a placeholder one."""
+    import uvicorn
+
+    from admin.app import UnsafeTokens, create_admin_app
+
+    settings = PipelineSettings()
+    configure_logging(settings.log_level, component="admin")
+    try:
+        app = create_admin_app(settings)
+    except UnsafeTokens as exc:
+        typer.echo(f"error: {exc}: set ADMIN_TOKENS to a long random secret", err=True)
+        raise typer.Exit(1) from exc
+    uvicorn.run(
+        app,
+        host=host or settings.admin_host,
+        port=port or settings.admin_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="The ingress document.")] = Path("openapi.json"),
+    admin_output: Annotated[Path, typer.Option(help="The admin process's document.")] = Path(
+        "openapi-admin.json"
+    ),
+) -> None:
+    """Write the HTTP API descriptions, one per process (committed at the repo root)."""
+    from admin.app import render_openapi as render_admin
     from ingress.app import render_openapi
 
     output.write_text(render_openapi(PipelineSettings()))
-    typer.echo(f"wrote {output}")
+    admin_output.write_text(render_admin(PipelineSettings()))
+    typer.echo(f"wrote {output} and {admin_output}")
 
 
 @app.command()
@@ -293,6 +326,31 @@ def bench_sink(
     settings = PipelineSettings()
     configure_logging("WARNING", component="bench")
     typer.echo(bench(settings, events, batch_size).report())
+
+
+@bench_app.command("admin")
+def bench_admin(
+    events: Annotated[int, typer.Option(min=100, help="Stored events to pre-load.")] = 100_000,
+    dlq: Annotated[int, typer.Option(min=1, help="dlq messages to pre-load.")] = 1_000,
+    requests: Annotated[int, typer.Option(min=1, help="Timed requests per page.")] = 30,
+) -> None:
+    """Latency of every console page (and so of the JSON API's reads) with EVENTS stored and
+    DLQ dead letters (PostgreSQL at DATABASE_URL, broker at KAFKA_BOOTSTRAP_SERVERS; scratch
+    database and `bench-` topics). Exits 1 when a page's p95 reaches 200 ms."""
+    import psycopg
+    from confluent_kafka import KafkaException
+
+    from ops.bench.admin import bench
+
+    configure_logging("WARNING", component="bench")
+    try:
+        result = bench(PipelineSettings(), events, dlq, requests)
+    except (psycopg.Error, SQLAlchemyError, KafkaException, TimeoutError, RuntimeError) as exc:
+        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.report())
+    if result.slow:
+        raise typer.Exit(1)
 
 
 Requests = Annotated[int, typer.Option(min=1, max=1_000_000, help="Per run, at most.")]
@@ -423,14 +481,14 @@ def dlq_filters(
     until: Until = None,
 ) -> None:
     """Which dlq messages the verb acts on (all when no filter is given)."""
-    from ops.dlq import DlqFilter
+    from admin.dlq import DlqFilter
 
     context.obj = DlqFilter(provider, event_type, reason, key, event_id, _utc(since), _utc(until))
 
 
 def _dlq_selection(context: typer.Context, with_values: bool) -> list[TopicEntry]:
+    from admin.dlq import select
     from common.topic_scan import scan_topics
-    from ops.dlq import select
 
     settings = PipelineSettings()
     entries = scan_topics(settings, [settings.topics.dlq], with_values=with_values)
@@ -467,7 +525,8 @@ def dlq_replay(
 ) -> None:
     """Send the selected messages back (raw-webhooks, or payment-events for the sink's),
     with replayed-from / replay-id headers. Safe to run twice: dedupe drops the second."""
-    from ops.dlq import dry_run_line, replay
+    from admin.dlq import replay
+    from ops.dlq import dry_run_line
 
     settings = PipelineSettings()
     selection = _dlq_selection(context, with_values=True)
@@ -479,30 +538,51 @@ def dlq_replay(
         return
     replay_id = replay(make_confluent_producer(settings), selection, settings, rate)
     typer.echo(f"replayed {len(selection)} message(s), replay-id {replay_id}")
+    _audit(settings, "replay", _described(context), selection, replay_id)
+
+
+def _described(context: typer.Context) -> str:
+    """The filters given, as the audit log records what a CLI run acted on."""
+    given = {name: value for name, value in vars(context.obj).items() if value is not None}
+    return "cli " + (" ".join(f"--{name}={value}" for name, value in given.items()) or "(all)")
+
+
+def _audit(
+    settings: PipelineSettings,
+    action: Action,
+    selection: str,
+    entries: list[TopicEntry],
+    detail: str,
+) -> None:
+    """Record a done replay or purge in the database's audit log, beside the console's; the
+    actor is the OS user. Without a database at hand it says so and the action stands."""
+    import getpass
+
+    from admin.audit import record
+    from sinks.database import make_engine
+
+    engine = make_engine(settings.database_url)
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        record(engine, datetime.now(UTC), actor, action, selection, entries, "ok", detail)
+    except SQLAlchemyError as exc:
+        typer.echo(f"warning: not recorded in the audit log: {type(exc).__name__}", err=True)
+    finally:
+        engine.dispose()
 
 
 def _payment_statuses(settings: PipelineSettings, keys: set[str]) -> dict[str, str]:
     """Current status by record key (`provider:payment_id`) from the sink's database."""
-    from sqlalchemy import select as sql_select
-
+    from admin.reads import payment_statuses
     from sinks.database import make_engine
-    from sinks.tables import payments
 
-    # Keys are `provider:payment_id`; the payment id alone narrows the read to the few
-    # payments the selection names instead of the whole table.
-    payment_ids = [key.partition(":")[2] for key in keys]
-    query = sql_select(payments.c.provider, payments.c.payment_id, payments.c.status).where(
-        payments.c.payment_id.in_(payment_ids)
-    )
     engine = make_engine(settings.database_url)
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(query).all()
+        return payment_statuses(engine, keys)
     except SQLAlchemyError:
         return {}  # no database at hand: the dry run still lists what it would send
     finally:
         engine.dispose()
-    return {f"{p}:{pid}": status for p, pid, status in rows if f"{p}:{pid}" in keys}
 
 
 @dlq_app.command("purge")
@@ -516,9 +596,8 @@ def dlq_purge(
 ) -> None:
     """Delete dlq messages older than --before, after recording each in the audit file.
     Kafka removes a partition's oldest records only: other filters are refused here."""
-    import json
-
-    from ops.dlq import purge, purge_cut, purged
+    from admin.dlq import purge, purge_cut, purged
+    from ops.dlq import audit_line
 
     if context.obj != type(context.obj)():
         typer.echo(
@@ -533,18 +612,12 @@ def dlq_purge(
         typer.echo(f"would remove {len(removed)} message(s); run again with --yes to purge")
         raise typer.Exit(1)
     audit_file.parent.mkdir(parents=True, exist_ok=True)
-    purged_at = datetime.now(UTC).isoformat()
+    purged_at = datetime.now(UTC)
     with audit_file.open("a") as audit:
-        for entry in removed:
-            record = {"purged_at": purged_at, "partition": entry.partition, "offset": entry.offset}
-            record |= {
-                "timestamp_ms": entry.timestamp_ms,
-                "key": entry.key,
-                "headers": entry.headers,
-            }
-            audit.write(json.dumps(record, sort_keys=True) + "\n")
+        audit.writelines(audit_line(entry, purged_at) for entry in removed)
     purge(make_admin(settings), settings.topics.dlq, cut)
     typer.echo(f"purged {len(removed)} message(s); recorded in {audit_file}")
+    _audit(settings, "purge", f"cli --before={_utc(before).isoformat()}", removed, "")
 
 
 @app.command()
@@ -728,15 +801,15 @@ def metrics_record(
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between scrapes.")] = 1.0,
     target: Annotated[
         list[str] | None,
-        typer.Option(help="job=URL of a /metrics; default: ingress, worker and sink as set."),
+        typer.Option(help="job=URL of a /metrics; default: METRICS_URLS or the ports as set."),
     ] = None,
 ) -> None:
     """Scrape /metrics of ingress, worker and sink every INTERVAL into OUT."""
-    from ops.metrics_record import default_targets, record_to_file
+    from ops.metrics_record import record_to_file
 
     if any("=" not in t for t in target or []):
         raise typer.BadParameter("give each target as job=URL", param_hint="--target")
-    targets = dict(t.split("=", 1) for t in target or []) or default_targets(PipelineSettings())
+    targets = dict(t.split("=", 1) for t in target or []) or PipelineSettings().component_metrics
     rounds = record_to_file(targets, out, duration, interval)
     typer.echo(f"recorded {rounds} rounds of {', '.join(targets)} in {out}")
 

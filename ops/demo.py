@@ -4,8 +4,8 @@ It never starts anything: when the stack does not answer within `wait_seconds`, 
 step fails and says so. Steps, in order (each depends on the ones before it; the first
 failure ends the tour):
 
-1. health: ingress `/health` and `/ready`, the worker's and the sink's `/metrics` answer;
-   the counters of step 8 are read.
+1. health: ingress `/health` and `/ready`, the worker's and the sink's `/metrics` and the
+   admin process's `/health` answer; the counters of step 8 are read.
 2-3. a signed Stripe and a signed PayPal webhook are accepted (200).
 4. a Stripe webhook whose body changed after signing is refused: 400 `signature_invalid`.
 5. both payments reach the database: `/admin/payments/...` shows them captured.
@@ -38,7 +38,7 @@ from ops.local_credentials import LocalCredentials
 from ops.signing import SignedRequest, ingress_url, sign_request, webhook_url
 from schemas.providers import Provider
 
-Component = Literal["ingress", "worker", "sink"]
+Component = Literal["ingress", "worker", "sink", "admin"]
 STRIPE_TYPE: Final = "payment_intent.succeeded"
 PAYPAL_TYPE: Final = "PAYMENT.CAPTURE.COMPLETED"
 POLL_SECONDS: Final = 0.25
@@ -46,6 +46,7 @@ HEALTH_ENDPOINTS: Final[tuple[tuple[Component, str], ...]] = (
     ("ingress", "/ready"),
     ("worker", "/metrics"),
     ("sink", "/metrics"),
+    ("admin", "/health"),
 )
 
 
@@ -102,6 +103,8 @@ class Stack:
         settings = self.settings
         if component == "ingress":
             return ingress_url(settings) + path
+        if component == "admin":
+            return f"http://{settings.admin_host}:{settings.admin_port}{path}"
         port = settings.worker_metrics_port if component == "worker" else settings.sink_metrics_port
         return f"http://127.0.0.1:{port}{path}"
 
@@ -175,7 +178,10 @@ def check_health(tour: Tour) -> str:
         if not _answers_by(tour.http, url, deadline):
             raise StepFailed(f"{component}: {url} does not answer 200")
     tour.before = read_counters(tour)
-    return f"ingress {health} live and ready (broker reachable); worker and sink serve /metrics"
+    return (
+        f"ingress {health} live and ready (broker reachable); worker and sink serve /metrics; "
+        "admin answers"
+    )
 
 
 def post_stripe(tour: Tour) -> str:
@@ -235,7 +241,7 @@ def check_duplicate(tour: Tour) -> str:
 def check_admin_events(tour: Tour) -> str:
     since = (tour.started - timedelta(minutes=1)).isoformat()
     response = tour.http.get(
-        tour.stack.url("ingress", "/admin/events"),
+        tour.stack.url("admin", "/admin/events"),
         params={"since": since, "limit": 500},
         headers=tour.stack.admin_headers,
     )
@@ -333,7 +339,7 @@ def _post_accepted(tour: Tour, provider: Provider) -> str:
 
 def _payment_view(tour: Tour, provider: Provider) -> dict[str, Any]:
     path = f"/admin/payments/{provider.value}/{tour.payment(provider)}"
-    response = tour.http.get(tour.stack.url("ingress", path), headers=tour.stack.admin_headers)
+    response = tour.http.get(tour.stack.url("admin", path), headers=tour.stack.admin_headers)
     if response.status_code == 404:
         return {"payment": None, "timeline": []}
     _expect_status(response, 200, f"GET {path}")

@@ -11,20 +11,10 @@ from typing import TextIO
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.settings import PipelineSettings
 from ops.recording import Sample, Scrape, to_line
 
 #: Only the pipeline's own series are kept (not the process and GC collectors).
 PREFIX = "payments_"
-
-
-def default_targets(settings: PipelineSettings) -> dict[str, str]:
-    """job → /metrics URL of each component as the settings place them."""
-    return {
-        "ingress": f"http://{settings.ingress_host}:{settings.ingress_port}/metrics",
-        "worker": f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
-        "sink": f"http://127.0.0.1:{settings.sink_metrics_port}/metrics",
-    }
 
 
 def parse_samples(text: str) -> list[Sample]:

@@ -33,14 +33,20 @@ class Component:
     argv: Sequence[str]
 
 
-def components() -> list[Component]:
-    """The pipeline's processes, in start order. The sink migrates the database itself."""
+def pipeline_components() -> list[Component]:
+    """The processes webhooks flow through, in start order. The sink migrates the database
+    itself."""
     cli = [sys.executable, "-m", "ops.cli"]
     return [
         Component("ingress", [*cli, "ingress"]),
         Component("worker", [*cli, "worker"]),
         Component("sink", [*cli, "sink"]),
     ]
+
+
+def components() -> list[Component]:
+    """Every process of the local stack: the pipeline's, then the admin process."""
+    return [*pipeline_components(), Component("admin", [sys.executable, "-m", "ops.cli", "admin"])]
 
 
 class _Stop(Exception):

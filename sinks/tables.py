@@ -126,3 +126,32 @@ payment_transitions = Table(
     UniqueConstraint("provider", "event_id", name="uq_payment_transitions_provider_event_id"),
     Index("ix_payment_transitions_payment", "provider", "payment_id", "occurred_at"),
 )
+
+# The admin process's audit log: every replay and purge, who did it, when, what, with what
+# result (`admin.audit`). The sink never writes them; they share its database and migrations.
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("selection", String(1024), nullable=False),
+    Column("message_count", Integer, nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("detail", String(1024), nullable=False),
+    Index("ix_admin_audit_at", "at"),
+)
+
+admin_audit_messages = Table(
+    "admin_audit_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("audit_id", BigInteger, nullable=False),
+    Column("record_key", String(300), nullable=False),
+    Column("event_id", ExternalId),
+    Column("dlq_partition", Integer, nullable=False),
+    Column("dlq_offset", BigInteger, nullable=False),
+    Index("ix_admin_audit_messages_key", "record_key"),
+    Index("ix_admin_audit_messages_audit", "audit_id"),
+)

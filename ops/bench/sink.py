@@ -81,7 +81,7 @@ def bench(settings: PipelineSettings, count: int, batch_size: int) -> BenchResul
         raise SystemExit("payments bench sink needs DATABASE_URL to name a PostgreSQL server")
     run_id = uuid.uuid4().hex[:10]
     events = synthetic_events(count, prefix=run_id)
-    with _scratch(settings, run_id, batch_size) as scratch:
+    with scratch_pipeline(settings, run_id, batch_size) as scratch:
         _preload(scratch, events)
         upgrade(scratch.database_url)
         engine = make_engine(scratch.database_url)
@@ -94,7 +94,7 @@ def bench(settings: PipelineSettings, count: int, batch_size: int) -> BenchResul
 
 
 @contextmanager
-def _scratch(
+def scratch_pipeline(
     settings: PipelineSettings, run_id: str, batch_size: int
 ) -> Iterator[PipelineSettings]:
     name = f"payments_bench_{run_id}"

@@ -29,7 +29,7 @@ from common.settings import PipelineSettings
 from ops.bench.worker import metric_total
 from ops.local_pki import Pki
 from ops.processes import spawn, terminate_group
-from ops.stack import components
+from ops.stack import pipeline_components
 from schemas.providers import Provider
 from tests.support.ingress import (
     providers_configured,
@@ -158,7 +158,7 @@ class Stack:
     _supervisor: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for component in components():
+        for component in pipeline_components():
             self.components[component.name] = Component(
                 component.argv,
                 settings_env(self.settings),

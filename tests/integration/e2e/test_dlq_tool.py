@@ -1,6 +1,7 @@
 """`payments dlq` against the real broker and a running worker: an event that failed on a
 bug climbs the ladder into dlq; once the fix is deployed, list, show (masked), replay (dry
-run, then twice: applied once), purge (confirmed, audited)."""
+run, then twice: applied once), purge (confirmed, audited in a file and, as every replay,
+in the database's audit log)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from admin.audit import AuditEntry, recent
 from common.kafka import make_confluent_producer
 from common.settings import PipelineSettings
 from ops.cli import app
 from ops.samples import raw_headers, stripe_capture, stripe_refund
+from sinks.database import make_engine
+from sinks.migrate import upgrade
 from tests.support.faulty_worker import POISON_PREFIX
 from tests.support.topic_reader import Reader
 from tests.support.workers import Workers
@@ -65,6 +69,7 @@ def test_a_dead_lettered_refund_replayed_twice_is_applied_once(
 def dlq_tool_story(
     settings: PipelineSettings, workers: Workers, tmp_path: Path, readers: ExitStack
 ) -> None:
+    upgrade(settings.database_url)  # the audit log's tables
     workers.start(settings, "faulty", module="tests.support.faulty_worker")
     capture = stripe_capture("evt_capture", INTENT, 1000)
     produce(settings, "evt_capture", "payment_intent.succeeded", capture)
@@ -122,3 +127,19 @@ def dlq_tool_story(
     (line,) = audit.read_text().splitlines()
     assert json.loads(line)["headers"]["event-id"] == REFUND
     assert "0 message(s)" in cli(settings, "dlq", "list")
+    logged = audit_log(settings)
+    assert [(a.action, a.message_count, a.result) for a in logged] == [
+        ("purge", 1, "ok"),
+        ("replay", 1, "ok"),
+        ("replay", 1, "ok"),
+    ]
+    assert all(a.actor.startswith("cli:") for a in logged)
+    assert logged[-1].selection == f"cli --key={KEY}"
+
+
+def audit_log(settings: PipelineSettings) -> list[AuditEntry]:
+    engine = make_engine(settings.database_url)
+    try:
+        return recent(engine, 10)
+    finally:
+        engine.dispose()

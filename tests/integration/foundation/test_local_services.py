@@ -84,6 +84,9 @@ def start_stack(
     env = {
         k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
     }
+    # Every port its own: another stack on this machine may hold the default ones.
+    ports = ("ADMIN_PORT", "WORKER_METRICS_PORT", "SINK_METRICS_PORT")
+    env.update({name: str(free_port()) for name in ports})
     env.update({"INGRESS_PORT": str(ingress_port), "TOPIC_PARTITIONS": "2"})
     arguments = ["--state-dir", str(state_dir), "--kafka-port", str(kafka_port), *options]
     with (state_dir / "stack.log").open("wb") as log:

@@ -33,7 +33,7 @@ def app_services() -> dict[str, dict[str, Any]]:
 
 def test_every_app_service_runs_a_real_payments_command() -> None:
     services = app_services()
-    assert set(services) == {"topics", "ingress", "worker", "sink"}
+    assert set(services) == {"topics", "ingress", "worker", "sink", "admin"}
     for name, service in services.items():
         # the command line up to its options must be a command `payments` knows
         words = list(takewhile(lambda word: not word.startswith("--"), service["command"]))
@@ -45,7 +45,16 @@ def test_every_app_service_runs_a_real_payments_command() -> None:
 
 def test_every_pipeline_service_has_a_health_check() -> None:
     services = compose()["services"]
-    for name in ("kafka", "postgres", "ingress", "worker", "sink", "prometheus", "grafana"):
+    for name in (
+        "kafka",
+        "postgres",
+        "ingress",
+        "worker",
+        "sink",
+        "admin",
+        "prometheus",
+        "grafana",
+    ):
         assert "healthcheck" in services[name], name
 
 
@@ -61,6 +70,22 @@ def test_prometheus_scrapes_the_ports_the_components_serve() -> None:
     assert targets["sink"] == f"sink:{services['sink']['environment']['SINK_METRICS_PORT']}"
 
 
+def test_the_admin_process_is_private_and_has_no_default_token() -> None:
+    services = compose()["services"]
+    admin = services["admin"]
+    assert admin["ports"] == ["127.0.0.1:8001:8001"]
+    assert admin["environment"]["ADMIN_TOKENS"].startswith("${ADMIN_TOKENS:?")
+    for name, service in services.items():
+        environment = service.get("environment", {})
+        assert "change-me" not in str(environment), name
+        if name != "admin":
+            assert "ADMIN_TOKENS" not in environment, name
+    metrics = dict(item.split("=", 1) for item in admin["environment"]["METRICS_URLS"].split(","))
+    assert metrics["worker"].endswith(
+        f":{services['worker']['environment']['WORKER_METRICS_PORT']}/metrics"
+    )
+
+
 def test_mounted_files_exist() -> None:
     for service in compose()["services"].values():
         for volume in service.get("volumes", []):
@@ -71,7 +96,7 @@ def test_mounted_files_exist() -> None:
 
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("common", "ops", "ingress", "streams", "sinks", "schemas"):
+    for package in ("admin", "common", "ops", "ingress", "streams", "sinks", "schemas"):
         assert f"COPY {package} {package}" in dockerfile
     assert dockerfile.count("FROM ") == 2  # multi-stage: build, runtime
 

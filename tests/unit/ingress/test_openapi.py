@@ -1,17 +1,33 @@
-"""openapi.json at the repo root is what the app generates (`payments openapi` rewrites it)."""
+"""openapi.json (ingress) and openapi-admin.json (the admin process) at the repo root are
+what the apps generate (`payments openapi` rewrites both)."""
 
 import json
 from pathlib import Path
 
+from admin.app import render_openapi as render_admin_openapi
 from common.settings import PipelineSettings
 from ingress.app import render_openapi
 
-COMMITTED = Path(__file__).resolve().parents[3] / "openapi.json"
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_the_committed_openapi_json_is_current() -> None:
-    generated = render_openapi(PipelineSettings(_env_file=None))
-    assert COMMITTED.read_text() == generated, "stale: run `payments openapi` and commit it"
+def test_the_committed_openapi_documents_are_current() -> None:
+    settings = PipelineSettings(_env_file=None)
+    for name, render in (
+        ("openapi.json", render_openapi),
+        ("openapi-admin.json", render_admin_openapi),
+    ):
+        assert (ROOT / name).read_text() == render(settings), (
+            f"stale {name}: run `payments openapi`"
+        )
+
+
+def test_each_process_documents_only_its_own_routes() -> None:
+    settings = PipelineSettings(_env_file=None)
+    ingress = set(json.loads(render_openapi(settings))["paths"])
+    admin = set(json.loads(render_admin_openapi(settings))["paths"])
+    assert ingress == {"/webhooks/stripe", "/webhooks/paypal", "/health", "/ready", "/metrics"}
+    assert {path.split("/")[1] for path in admin} == {"admin", "health", "metrics"}
 
 
 def test_every_webhook_refusal_status_is_documented() -> None:

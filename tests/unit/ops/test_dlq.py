@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from admin.dlq import DlqFilter, purge_cut, purged, replay_record, replay_target, select
 from common.masking import MASK, mask_document
 from common.settings import PipelineSettings
 from common.topic_scan import TopicEntry
-from ops.dlq import DlqFilter, dry_run_line, purge_cut, purged, replay_record, replay_target, select
+from ops.dlq import dry_run_line
 
 T0 = 1_764_100_000_000
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"

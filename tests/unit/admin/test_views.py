@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
+from admin.views import dlq_summary, related_ids, replay_steps, timeline, topic_steps
 from common.topic_scan import TopicEntry
-from sinks.admin_views import dlq_summary, timeline, topic_steps
 
 
 def entry(topic: str, at_ms: int, **headers: str) -> TopicEntry:
@@ -44,4 +44,27 @@ def test_retry_and_dlq_records_become_timeline_steps_in_time_order() -> None:
     assert [(s.stage, s.detail) for s in steps] == [
         ("retried", "attempt 1 on retry-1m after NotYet"),
         ("dead_lettered", "refund_exceeds_captured"),
+    ]
+
+
+def test_related_ids_in_first_seen_order_without_repeats() -> None:
+    empty = dict.fromkeys(("order_id", "charge_id", "refund_id", "dispute_id", "correlation_id"))
+    rows = [
+        empty | {"charge_id": "ch_1", "correlation_id": "c1"},
+        empty | {"charge_id": "ch_1", "refund_id": "re_1", "correlation_id": "c2"},
+    ]
+    assert related_ids(rows) == {  # type: ignore[arg-type]
+        "charge_id": ["ch_1"],
+        "refund_id": ["re_1"],
+        "correlation_id": ["c1", "c2"],
+    }
+
+
+def test_replays_join_the_timeline_and_purges_do_not() -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    base = {"at": at, "actor": "ops", "result": "ok", "detail": "r1", "event_id": "evt_1"}
+    rows = [base | {"action": "replay"}, base | {"action": "purge"}]
+    steps = replay_steps(rows)  # type: ignore[arg-type]
+    assert [(s.stage, s.event_id, s.detail) for s in steps] == [
+        ("replayed", "evt_1", "by ops: ok r1")
     ]

@@ -1,4 +1,5 @@
-"""What /admin answers, and how database rows and topic headers become it. Pure.
+"""What /admin answers and the console shows, and how database rows, topic headers and
+audit entries become it. Pure.
 
 Every field is an identifier, a status, an amount, a time or a stable reason code: the sink
 stores no personal data (payment-events carry none), raw bodies are never read, and the
@@ -18,7 +19,9 @@ from sqlalchemy import RowMapping
 from common.topic_scan import TopicEntry
 from schemas import headers as h
 
-Stage = Literal["received", "applied", "stale", "retried", "dead_lettered"]
+Stage = Literal["received", "applied", "stale", "retried", "dead_lettered", "replayed"]
+#: The columns of `webhook_events` that name other objects of the payment.
+RELATED_COLUMNS = ("order_id", "charge_id", "refund_id", "dispute_id", "correlation_id")
 
 
 class EventOut(BaseModel):
@@ -68,6 +71,7 @@ class TimelineEntry(BaseModel):
 
 class PaymentView(BaseModel):
     payment: PaymentOut | None  # None while every event seen so far was stale or parked
+    related: dict[str, list[str]]  # order, charge, refund, dispute and correlation ids
     timeline: list[TimelineEntry]
 
 
@@ -117,6 +121,31 @@ def _why(entry: TopicEntry, dlq_topic: str) -> str:
         return entry.headers.get(h.DLQ_REASON, "unknown")
     attempt = entry.headers.get(h.RETRY_ATTEMPT, "?")
     return f"attempt {attempt} on {entry.topic} after {entry.headers.get(h.ERROR_CLASS, '?')}"
+
+
+def related_ids(rows: Iterable[RowMapping]) -> dict[str, list[str]]:
+    """Each kind of related id the payment's events name, in first-seen order."""
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        for column in RELATED_COLUMNS:
+            if row[column] and row[column] not in found.setdefault(column, []):
+                found[column].append(row[column])
+    return {column: ids for column, ids in found.items() if ids}
+
+
+def replay_steps(rows: Iterable[RowMapping]) -> list[TimelineEntry]:
+    """Each audit-logged replay of one of the payment's dead letters."""
+    return [
+        TimelineEntry(
+            at=row["at"],
+            stage="replayed",
+            event_id=row["event_id"],
+            event_type=None,
+            detail=f"by {row['actor']}: {row['result']} {row['detail']}".rstrip(),
+        )
+        for row in rows
+        if row["action"] == "replay"
+    ]
 
 
 def timeline(*steps: Iterable[TimelineEntry]) -> list[TimelineEntry]:

@@ -1,5 +1,5 @@
 """The admin router on a small app of its own, over a database and a dlq the real sink
-filled."""
+filled; the topics read fresh at each request."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -10,8 +10,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from admin.api import create_admin_router
+from admin.auth import TokenBook
 from common.settings import PipelineSettings
-from sinks.admin_api import create_admin_router
+from common.topic_scan import scan_topics
+from sinks.database import make_engine
 from tests.support.payment_events import T0
 from tests.support.sink import BACKENDS, dead_letter_scenario, fresh_database, topics_for
 
@@ -38,10 +41,13 @@ async def admin(
         )
         await dead_letter_scenario(settings)
         app = FastAPI()
-        app.include_router(create_admin_router(settings))
+        engine = make_engine(url)
+        book = TokenBook(settings.admin_tokens, [])
+        app.include_router(create_admin_router(settings, engine, scan_topics, book))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
             yield client
+        engine.dispose()
 
 
 @pytest.mark.parametrize("path", ["/admin/events", "/admin/payments/stripe/pi_good1", "/admin/dlq"])
