@@ -267,7 +267,7 @@ def migrate_state(
 ) -> None:
     """Move the worker's state from the old three-table layout (dedupe, key-locks,
     payments) into the payment-state table's changelog, then delete the old changelogs.
-    Stop every worker first; see docs/operations-state.md."""
+    Stop every worker first; see docs/operations.md, "Worker state"."""
     from ops.migrate_state import MigrationRefused, apply, prepare
 
     settings = PipelineSettings()
