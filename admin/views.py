@@ -70,7 +70,7 @@ class TimelineEntry(BaseModel):
 
 
 class PaymentView(BaseModel):
-    payment: PaymentOut | None  # None while every event seen so far was stale or parked
+    payment: PaymentOut | None  # None while no event of the payment has been applied yet
     related: dict[str, list[str]]  # order, charge, refund, dispute and correlation ids
     timeline: list[TimelineEntry]
 

@@ -1,4 +1,4 @@
-"""The retry ladder: which tier an attempt waits in, and the headers a parked or
+"""The retry ladder: which tier an attempt waits in, and the headers a retried or
 dead-lettered record carries (DESIGN.md, "Headers on raw-webhooks").
 
 Tier delays and per-tier attempt counts come from settings. With delays (60, 300, 1800)

@@ -1,10 +1,11 @@
 """The ops console in a real browser (Debian's Chromium) against a real stack: `payments run`
 (ingress, worker, sink, admin) on the session's broker and a PostgreSQL database of its own.
 
-A refund whose capture has not arrived climbs the retry ladder into the dlq (the poison).
-Its cause is then fixed, the capture arrives, and ops preview and replay the refund from
-the console: the payment page shows it applied and replayed, the audit log records who did
-it. A viewer may look but not replay; payload text carrying markup renders inert.
+A refund larger than what its payment has captured so far is dead-lettered
+(`refund_exceeds_captured`, the poison). Its cause is then fixed, the rest of the capture is
+reported, and ops preview and replay the refund from the console: the payment page shows it
+applied and replayed, the audit log records who did it. A viewer may look but not replay;
+payload text carrying markup renders inert.
 
 `CONSOLE_SCREENSHOTS=docs/console` saves a screenshot of each page (the README's).
 """
@@ -116,20 +117,28 @@ def test_ops_replay_a_fixed_poison_from_the_console(page: Page, stack: dict[str,
     assert "DLQ" not in page.text
     page.screenshot("sign-in")
 
-    send(stack, refund)  # its capture has not been seen: retried, then dead-lettered
+    full_capture = stripe_event("payment_intent.succeeded", run)
+    partial_capture = json.loads(json.dumps(full_capture))
+    partial_capture["id"] = f"evt_{run}_partial_capture"
+    partial_capture["created"] -= 1
+    partial_capture["data"]["object"]["amount_received"] = refund["data"]["object"]["amount"] - 1
+    send(stack, partial_capture)
+    send(stack, refund)  # more than captured so far: dead-lettered at once
     send(stack, xss_capture)
     sign_in(page, ADMIN)
 
     page.open("/console/dlq")
     row = page.until(lambda: page.row_with(refund["id"]))
-    assert "retries_exhausted" in row.text
+    assert "refund_exceeds_captured" in row.text
     where = row.find_element(By.CSS_SELECTOR, "td a").text  # partition:offset
     assert_inert(page)
     page.screenshot("dlq")
 
     page.open("/console/")
     # Ingress, worker, sink, database and broker up (a scrape may time out on a busy machine).
-    page.until(lambda: "retries_exhausted" in page.text and "down" not in page.find("table").text)
+    page.until(
+        lambda: "refund_exceeds_captured" in page.text and "down" not in page.find("table").text
+    )
     page.screenshot("overview")
 
     page.open("/console/events?q=" + quote(XSS_PAYMENT))
@@ -142,14 +151,15 @@ def test_ops_replay_a_fixed_poison_from_the_console(page: Page, stack: dict[str,
     assert "captured" in page.text
     assert_inert(page)
 
-    # The cause is fixed: the capture arrives.
-    send(stack, stripe_event("payment_intent.succeeded", run))
+    # The cause is fixed: the whole capture is reported.
+    send(stack, full_capture)
     page.open(f"/console/payments/stripe/{intent}")
-    page.until(lambda: page.find("#payment-status").text == "captured")
+    captured = str(full_capture["data"]["object"]["amount_received"])
+    page.until(lambda: page.find("#payment-captured").text == captured)
 
     page.open(f"/console/dlq/{where.replace(':', '/')}")
-    assert "capture_not_seen" in page.text
-    assert "NotYetApplicable" in page.text
+    assert "refund_exceeds_captured" in page.text
+    assert "Rejected" in page.text
     page.screenshot("dlq-message")
 
     page.click("#replay-one")
