@@ -20,12 +20,15 @@ def test_local_state_ahead_of_its_changelogs_is_rebuilt_from_them_with_a_warning
 ) -> None:
     before = make_pipeline()
     worker = before.start_worker()
-    # Two events of one payment: its stores record offset 1, which faust finds ahead of an
-    # empty changelog and refuses (an offset of 0 it lets pass, keeping the stale state).
+    # Two events of one payment in two takes: its store records offset 1, which faust finds
+    # ahead of an empty changelog and refuses (an offset of 0 it lets pass, keeping the
+    # stale state).
+    out = before.reader(before.settings.topics.payment_events)
     before.produce("stripe:pi_a", stripe_capture("evt_a", "pi_a"), "evt_a")
+    out.wait_for(lambda rs: len(rs) >= 1)
     later = stripe_capture("evt_b", "pi_a", amount=2500, created=1764100100)
     before.produce("stripe:pi_a", later, "evt_b")
-    before.reader(before.settings.topics.payment_events).wait_for(lambda rs: len(rs) >= 2)
+    out.wait_for(lambda rs: len(rs) >= 2)
     time.sleep(2 * PERSIST_OFFSETS_SECONDS)  # until the stores have recorded their offsets
     worker.stop()
     # The same local state in front of changelogs that never held it: what a worker meets
@@ -36,7 +39,7 @@ def test_local_state_ahead_of_its_changelogs_is_rebuilt_from_them_with_a_warning
     assert max(s.persisted_offset or 0 for s in local_stores(copied, TABLE_NAMES)) >= 1
 
     after.start_worker()
-    # Kept, the stale dedupe entry would drop this event as a duplicate.
+    # Kept, the stale record would drop this event as a duplicate.
     after.produce("stripe:pi_a", stripe_capture("evt_a", "pi_a"), "evt_a")
 
     records = after.reader(after.settings.topics.payment_events).wait_for(lambda rs: len(rs) >= 1)
