@@ -118,6 +118,7 @@ class StreamsWorker:
         for tier in topics.retry:
             self._agent(tier, self._consume_tier)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(PERSIST_OFFSETS_SECONDS)(self._persist_offsets)
 
     def _agent(self, topic: str, consume: Callable[[Any], Any]) -> None:
@@ -226,6 +227,10 @@ class StreamsWorker:
     async def _on_revoked(self, _app: Any, /, *revoked: Any, **_: Any) -> None:
         for tps in revoked:
             self._gate.forget(tps)
+
+    async def _on_assigned(self, _app: Any, /, *assigned: Any, **_: Any) -> None:
+        for tps in assigned:
+            self._gate.forget_unassigned(tps)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
