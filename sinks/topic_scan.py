@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -46,7 +46,31 @@ def read_messages(
     """Every record of `topics` up to the end each partition had when the read began.
     Past `timeout` seconds the read stops, or, when it must be `complete`, fails
     (`TimeoutError`)."""
-    consumer = Consumer(
+    consumer = _scan_consumer(settings)
+    try:
+        ends = _assign_non_empty(consumer, topics)
+        yield from _read_until(consumer, ends, time.monotonic() + timeout)
+        if ends and complete:
+            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
+    finally:
+        consumer.close()
+
+
+def read_heads(
+    settings: PipelineSettings, positions: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int], TopicEntry]:
+    """For each (topic, partition) → offset of `positions`, the first record there or after
+    it, without its body; what cannot be read in `SCAN_TIMEOUT_SECONDS` is left out."""
+    consumer = _scan_consumer(settings)
+    try:
+        consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
+        return _first_of_each(consumer, len(positions), time.monotonic() + SCAN_TIMEOUT_SECONDS)
+    finally:
+        consumer.close()
+
+
+def _scan_consumer(settings: PipelineSettings) -> Consumer:
+    return Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             # assign() without commits: the group id is required but never joined
@@ -56,13 +80,18 @@ def read_messages(
             "logger": _LOG,
         }
     )
-    try:
-        ends = _assign_non_empty(consumer, topics)
-        yield from _read_until(consumer, ends, time.monotonic() + timeout)
-        if ends and complete:
-            raise TimeoutError(f"read {sorted(ends)} only in part in {timeout:.0f}s")
-    finally:
-        consumer.close()
+
+
+def _first_of_each(
+    consumer: Consumer, partitions: int, deadline: float
+) -> dict[tuple[str, int], TopicEntry]:
+    firsts: dict[tuple[str, int], TopicEntry] = {}
+    while len(firsts) < partitions and time.monotonic() < deadline:
+        for message in consumer.consume(num_messages=500, timeout=0.5):
+            where = (message.topic() or "", message.partition() or 0)
+            if message.error() is None and where not in firsts:
+                firsts[where] = _entry(message, with_value=False)
+    return firsts
 
 
 def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:
