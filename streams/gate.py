@@ -120,6 +120,13 @@ class DueGate:
         """Partitions were assigned: holds on any other partition end."""
         self.forget({*self._held, *self._expected} - set(assigned))
 
+    def rewind(self, starts: Mapping[TP, int]) -> None:
+        """Partitions that must start again at `starts` (`streams.resume`): each is held,
+        and released at once, as a held partition is when due."""
+        for tp, offset in starts.items():
+            if tp not in self._held:
+                self._hold(tp, offset, 0.0)
+
     @property
     def held(self) -> int:
         return len(self._held)

@@ -50,6 +50,7 @@ from streams.parse import parse
 from streams.placement import forward
 from streams.process import process
 from streams.records import Inbound, Outbound
+from streams.resume import RewindUnsought
 from streams.retry import seconds_late, seconds_until_due
 from streams.route import Policy, Step
 from streams.tables import ChangelogRecord, Tables, changelog_topic_specs
@@ -119,6 +120,7 @@ class StreamsWorker:
             self._agent(tier, self._consume_tier)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.sensors.add(RewindUnsought(self.app, self._gate, topics.retry))
         self.app.timer(PERSIST_OFFSETS_SECONDS)(self._persist_offsets)
 
     def _agent(self, topic: str, consume: Callable[[Any], Any]) -> None:
