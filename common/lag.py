@@ -1,6 +1,13 @@
-"""Consumer lag from offsets: how many records a consumer group has yet to read."""
+"""Consumer lag from offsets: how many records a consumer group has yet to read, and which
+it reads next."""
 
 from __future__ import annotations
+
+
+def next_offset(low: int, committed: int | None) -> int:
+    """The offset a group reads next: its committed offset, or `low` (the partition's first
+    record) when it never committed or retention removed what it committed."""
+    return low if committed is None else max(committed, low)
 
 
 def partition_lag(high: int, low: int, committed: int | None) -> int:
@@ -9,5 +16,4 @@ def partition_lag(high: int, low: int, committed: int | None) -> int:
     below the partition's first record (`low`, retention), reads from `low` (the pipeline's
     consumers start at the earliest record). Never negative: the committed offset is read
     after the end offset and may have passed it in between."""
-    start = low if committed is None else max(committed, low)
-    return max(0, high - start)
+    return max(0, high - next_offset(low, committed))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -95,6 +95,19 @@ def read_record(
     raise TimeoutError(f"{topic}:{partition}:{offset} not read in {SCAN_TIMEOUT_SECONDS:.0f}s")
 
 
+def read_heads(
+    settings: PipelineSettings, positions: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int], TopicEntry]:
+    """For each (topic, partition) → offset of `positions`, the first record there or after
+    it, without its body; what cannot be read in `SCAN_TIMEOUT_SECONDS` is left out."""
+    consumer = _reader(settings)
+    try:
+        consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
+        return _first_of_each(consumer, len(positions), time.monotonic() + SCAN_TIMEOUT_SECONDS)
+    finally:
+        consumer.close()
+
+
 def _reader(settings: PipelineSettings) -> Consumer:
     return Consumer(
         {
@@ -106,6 +119,18 @@ def _reader(settings: PipelineSettings) -> Consumer:
             "logger": _LOG,
         }
     )
+
+
+def _first_of_each(
+    consumer: Consumer, partitions: int, deadline: float
+) -> dict[tuple[str, int], TopicEntry]:
+    firsts: dict[tuple[str, int], TopicEntry] = {}
+    while len(firsts) < partitions and time.monotonic() < deadline:
+        for message in consumer.consume(num_messages=500, timeout=0.5):
+            where = (message.topic() or "", message.partition() or 0)
+            if message.error() is None and where not in firsts:
+                firsts[where] = _entry(message, with_value=False)
+    return firsts
 
 
 def _assign_non_empty(consumer: Consumer, topics: Sequence[str]) -> dict[tuple[str, int], int]:

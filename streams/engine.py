@@ -10,7 +10,9 @@ per-message paths, each through one function here:
   (`set_persisted_offset`), so a restart restores only what follows;
 - outputs are produced as one batch per topic partition (`send_batches`);
 - a record's offset becomes committable only once everything it caused is on the broker
-  (`hold` / `release`), not when its take ends.
+  (`hold` / `release`), not when its take ends;
+- a retry tier partition faust resumed without seeking it after a rebalance is found by
+  its missing committed offset (`committed_offset`, `streams.resume`).
 
 `tests/unit/streams/test_engine.py` fails when a faust or aiokafka upgrade changes any of
 these; read it before upgrading either.
@@ -165,6 +167,13 @@ def stop_waiting_for(app: faust.App, message: Any) -> None:
     rebalance and stop would wait for it (`stream_wait_empty`) until the member is thrown
     out. Its offset is still never committed: it is never acked."""
     cast(Any, app.consumer)._unacked_messages.discard(message)
+
+
+def committed_offset(app: faust.App, partition: TP) -> int | None:
+    """The offset faust last committed or sought `partition` to; None when it did neither
+    (after a rebalance: a partition faust resumed without seeking it)."""
+    offset: int | None = cast(Any, app.consumer)._committed_offset.get(partition)
+    return offset
 
 
 def tp(topic: str, partition: int) -> TP:

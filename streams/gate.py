@@ -21,14 +21,24 @@ that record and drops everything the seek fetches again below it, the held recor
 waiting for it would hold the partition until the next rebalance. So a record past the
 expected one, after a release, means "seek again" (it is itself fetched again, so a seek
 that still lost the race is followed by another).
+
+A hold belongs to the partition's assignment to this worker. A revoke ends it (`forget`);
+the next owner, this worker again or another, starts from the committed offset, which faust
+seeks to and resumes once the tables are recovered. A new assignment ends any hold on a
+partition outside it (`forget_unassigned`): the gate holds only what the worker owns,
+whatever reached it before. Each hold owns its timer and its release: a release still on
+its way from before a rebalance cannot end a hold armed after it, and one that fails is
+tried again, never dropped (a hold left without a timer skips all of its partition's
+records).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from aiokafka.errors import IllegalStateError
 from faust.types import TP
@@ -36,6 +46,9 @@ from faust.types import TP
 from streams.observe import HELD_PARTITIONS
 
 log = logging.getLogger("streams.gate")
+
+#: How soon a release whose seek failed is tried again.
+RELEASE_RETRY_SECONDS: Final = 1.0
 
 
 class PartitionControl(Protocol):
@@ -48,10 +61,31 @@ class PartitionControl(Protocol):
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None: ...
 
 
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Timers(Protocol):
+    """Where the gate arms its timers: the running event loop (`asyncio.TimerHandle`), or a
+    test's clock."""
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer: ...
+
+
+@dataclass(eq=False)
+class _Hold:
+    """A held partition: the record to seek back to, and the timer that will."""
+
+    offset: int
+    timer: Timer | None = None
+
+
 class DueGate:
-    def __init__(self, consumer: PartitionControl) -> None:
+    def __init__(self, consumer: PartitionControl, timers: Timers | None = None) -> None:
+        """`timers`: the running loop when None (the worker builds the gate before it)."""
         self._consumer = consumer
-        self._held: dict[TP, asyncio.TimerHandle] = {}
+        self._timers = timers
+        self._held: dict[TP, _Hold] = {}
         # After a release, the offset the partition must deliver first; anything else of it
         # still in the stream's buffer was fetched before the hold and comes again.
         self._expected: dict[TP, int] = {}
@@ -79,11 +113,19 @@ class DueGate:
         """Partitions were revoked: their holds end (the next owner starts again from the
         committed offset, which is never past a held record)."""
         for tp in tps:
-            timer = self._held.pop(tp, None)
-            if timer is not None:
-                timer.cancel()
+            self._end(tp)
             self._expected.pop(tp, None)
-        HELD_PARTITIONS.set(len(self._held))
+
+    def forget_unassigned(self, assigned: Collection[TP]) -> None:
+        """Partitions were assigned: holds on any other partition end."""
+        self.forget({*self._held, *self._expected} - set(assigned))
+
+    def rewind(self, starts: Mapping[TP, int]) -> None:
+        """Partitions that must start again at `starts` (`streams.resume`): each is held,
+        and released at once, as a held partition is when due."""
+        for tp, offset in starts.items():
+            if tp not in self._held:
+                self._hold(tp, offset, 0.0)
 
     @property
     def held(self) -> int:
@@ -92,25 +134,43 @@ class DueGate:
     def _hold(self, tp: TP, offset: int, wait_seconds: float) -> None:
         """Pause `tp`, and seek it back to `offset` and resume it in `wait_seconds`."""
         self._consumer.pause_partitions([tp])
-        loop = asyncio.get_running_loop()
-        self._held[tp] = loop.call_later(wait_seconds, self._release_soon, tp, offset)
+        hold = self._held[tp] = _Hold(offset)
+        self._arm(tp, hold, wait_seconds)
         HELD_PARTITIONS.set(len(self._held))
 
-    def _release_soon(self, tp: TP, offset: int) -> None:
-        task = asyncio.ensure_future(self._release(tp, offset))
+    def _arm(self, tp: TP, hold: _Hold, wait_seconds: float) -> None:
+        timers = self._timers or asyncio.get_running_loop()
+        hold.timer = timers.call_later(wait_seconds, self._release_soon, tp, hold)
+
+    def _end(self, tp: TP) -> None:
+        hold = self._held.pop(tp, None)
+        if hold is not None and hold.timer is not None:
+            hold.timer.cancel()
+        HELD_PARTITIONS.set(len(self._held))
+
+    def _release_soon(self, tp: TP, hold: _Hold) -> None:
+        hold.timer = None
+        task = asyncio.ensure_future(self._release(tp, hold))
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
-    async def _release(self, tp: TP, offset: int) -> None:
-        if tp not in self._held:
+    async def _release(self, tp: TP, hold: _Hold) -> None:
+        if self._held.get(tp) is not hold:  # ended while the task was starting
             return
         try:
-            await self._consumer.seek_wait({tp: offset})
-        except IllegalStateError:  # revoked while seeking; `forget` has run or will
+            await self._consumer.seek_wait({tp: hold.offset})
+        except IllegalStateError:  # no longer assigned: the next owner reads it again
             log.info("held partition revoked before release", extra={"tp": str(tp)})
+            if self._held.get(tp) is hold:
+                self._end(tp)
             return
-        if self._held.pop(tp, None) is None:
+        except Exception as error:  # the seek runs on faust's consumer thread, which may time out
+            log.warning("release failed, retrying", extra={"tp": str(tp), "error": repr(error)})
+            if self._held.get(tp) is hold:
+                self._arm(tp, hold, RELEASE_RETRY_SECONDS)
             return
-        HELD_PARTITIONS.set(len(self._held))
-        self._expected[tp] = offset
+        if self._held.get(tp) is not hold:  # revoked while seeking
+            return
+        self._end(tp)
+        self._expected[tp] = hold.offset
         self._consumer.resume_partitions([tp])

@@ -8,6 +8,7 @@ to dlq.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -92,3 +93,11 @@ def seconds_late(record: Inbound, now_ms: int) -> float | None:
     """How long past its `retry-due-at` the record is handled; None when it names no time."""
     due = int_header(record.headers, h.RETRY_DUE_AT)
     return max(0, now_ms - due) / 1000 if due is not None else None
+
+
+def seconds_overdue(headers: Mapping[str, str], written_ms: int, now_ms: int) -> float:
+    """How long past its due time a retry-tier record is at `now_ms` (0 before). Due at its
+    `retry-due-at`, or when written if it names none (the gate passes such a record at
+    once)."""
+    due_ms = int_header(headers, h.RETRY_DUE_AT)
+    return max(0, now_ms - (written_ms if due_ms is None else due_ms)) / 1000

@@ -51,7 +51,8 @@ from streams.observe import (
 from streams.placement import home_partition
 from streams.process import step
 from streams.records import Inbound, Outbound
-from streams.retry import seconds_late, seconds_until_due
+from streams.resume import RewindUnsought
+from streams.retry import seconds_late, seconds_overdue, seconds_until_due
 from streams.route import Policy, Step, StepOutcome
 from streams.tables import TABLE_NAMES, ChangelogRecord, PaymentTable, changelog_topic_specs
 
@@ -89,6 +90,8 @@ class StreamsWorker:
         for tier in topics.retry:
             self._agent(tier, self._consume_tier)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.sensors.add(RewindUnsought(self.app, self._gate, topics.retry))
         self.app.timer(PERSIST_OFFSETS_SECONDS)(self._persist_offsets)
 
     def _agent(self, topic: str, consume: Callable[[Any], Any]) -> None:
@@ -201,6 +204,10 @@ class StreamsWorker:
         for tps in revoked:
             self._gate.forget(tps)
 
+    async def _on_assigned(self, _app: Any, /, *assigned: Any, **_: Any) -> None:
+        for tps in assigned:
+            self._gate.forget_unassigned(tps)
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
@@ -232,9 +239,8 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
 
     admin = make_admin(settings)
     refuse_legacy_layout(admin, app_id(settings), TABLE_NAMES)
-    ConsumerLagExporter(
-        settings, app_id(settings), [settings.topics.raw_webhooks, *settings.topics.retry]
-    ).start()
+    sources = [settings.topics.raw_webhooks, *settings.topics.retry]
+    ConsumerLagExporter(settings, app_id(settings), sources, overdue=seconds_overdue).start()
     # uvloop: the worker is bound by the event loop's per-message overhead.
     mode.loop.use("uvloop")
     changelogs = changelog_topic_specs(app_id(settings), settings)

@@ -68,12 +68,17 @@ class Pipeline:
         )
         assert self._producer.flush(15) == 0
 
-    def start_worker(self, worker_id: str = "w1", *, module: str = "ops.cli") -> Worker:
-        """`module`: another entry point with the worker's command line (a faulty worker)."""
+    def start_worker(
+        self, worker_id: str = "w1", *, module: str = "ops.cli", metrics_port: int | None = None
+    ) -> Worker:
+        """`module`: another entry point with the worker's command line (a faulty worker); a
+        second worker at a time needs a `metrics_port` of its own (`metric` reads the
+        pipeline's)."""
+        port = self.metrics_port if metrics_port is None else metrics_port
         # The child writes to its own copy of the descriptor.
         with (self.workdir / f"{worker_id}.log").open("ab") as log:
             argv = [sys.executable, "-m", module, "worker"]
-            env = worker_env(self.settings, self.workdir / "data", worker_id, self.metrics_port)
+            env = worker_env(self.settings, self.workdir / "data", worker_id, port)
             worker = Worker(spawn(argv, log=log, env=env))
         self.workers.append(worker)
         return worker
@@ -81,9 +86,9 @@ class Pipeline:
     def reader(self, topic: str) -> Reader:
         return Reader(self.settings, topic)
 
-    def metric(self, name: str, **labels: str) -> float:
-        """A sample of the worker's /metrics (0 when absent)."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+    def metric(self, name: str, port: int | None = None, **labels: str) -> float:
+        """A sample of the worker's /metrics (0 when absent); `port`: another worker's."""
+        url = f"http://127.0.0.1:{self.metrics_port if port is None else port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             families = text_string_to_metric_families(response.read().decode())
         samples = (s for family in families for s in family.samples)

@@ -1,4 +1,6 @@
-"""`payments_consumer_lag` read from the real broker: produced minus committed, per partition."""
+"""`payments_consumer_lag` read from the real broker: produced minus committed, per partition;
+`payments_retry_overdue_seconds`: how long past due the record a group reads next on a
+retry tier is."""
 
 from __future__ import annotations
 
@@ -15,11 +17,18 @@ from common.lag_exporter import ConsumerLagExporter
 from common.metrics import REGISTRY
 from common.settings import PipelineSettings
 from common.topics import create_topics, pipeline_topic_specs
+from schemas import headers as h
+from streams.retry import seconds_overdue
 
 
 def lag(group: str, topic: str, partition: int) -> float | None:
     labels = {"group": group, "topic": topic, "partition": str(partition)}
     return REGISTRY.get_sample_value("payments_consumer_lag", labels)
+
+
+def overdue(group: str, topic: str, partition: int) -> float | None:
+    labels = {"group": group, "topic": topic, "partition": str(partition)}
+    return REGISTRY.get_sample_value("payments_retry_overdue_seconds", labels)
 
 
 def produce(settings: PipelineSettings, topic: str, counts: dict[int, int]) -> None:
@@ -57,6 +66,38 @@ def test_lag_is_end_offset_minus_committed_per_partition(
     commit(settings, group, topic, {1: 3})
     exporter.refresh()
     assert [lag(group, topic, p) for p in range(3)] == [11, 0, 0]
+
+
+def test_a_tier_record_due_and_not_read_is_overdue_until_the_group_reads_past_it(
+    make_settings: Callable[..., PipelineSettings],
+) -> None:
+    settings = make_settings(topic_partitions=2)
+    create_topics(make_admin(settings), pipeline_topic_specs(settings))
+    tier, group = settings.topics.retry[1], f"lag-{uuid.uuid4().hex[:8]}"
+    now_ms = 1_900_000_000_000
+    producer = make_confluent_producer(settings)
+    for due_ms in (now_ms - 3_600_000, now_ms - 90_000, now_ms + 3_600_000):
+        producer.produce(tier, b"body", b"k", 0, headers=[(h.RETRY_DUE_AT, str(due_ms))])
+    assert producer.flush(15) == 0
+    commit(settings, group, tier, {0: 1})  # the first one read, the second one due since 90 s
+    exporter = ConsumerLagExporter(
+        settings,
+        group,
+        [settings.topics.raw_webhooks, tier],
+        clock=lambda: now_ms / 1000,
+        overdue=seconds_overdue,
+    )
+
+    exporter.refresh()
+    assert [overdue(group, tier, p) for p in range(2)] == [90.0, 0.0]
+    assert overdue(group, settings.topics.raw_webhooks, 0) is None  # not a retry tier
+
+    commit(settings, group, tier, {0: 2})  # the next one is not due
+    exporter.refresh()
+    assert overdue(group, tier, 0) == 0.0
+    commit(settings, group, tier, {0: 3})
+    exporter.refresh()
+    assert overdue(group, tier, 0) == 0.0
 
 
 def test_the_thread_refreshes_and_a_failing_broker_removes_the_series(

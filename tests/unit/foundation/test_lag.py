@@ -1,4 +1,5 @@
-"""Consumer lag from a partition's offsets and the group's committed offset."""
+"""Consumer lag from a partition's offsets and the group's committed offset; how overdue a
+retry tier's next record is."""
 
 from __future__ import annotations
 

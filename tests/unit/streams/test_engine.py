@@ -73,5 +73,7 @@ def test_a_take_acks_its_events_when_the_next_take_starts_whatever_happened() ->
     assert "await self.ack(event)" in source
 
 
-def test_the_consumer_tracks_unacked_messages_by_that_name() -> None:
-    assert "self._unacked_messages" in inspect.getsource(Consumer.__init__)
+def test_the_consumer_tracks_unacked_messages_and_committed_offsets_by_those_names() -> None:
+    source = inspect.getsource(Consumer.__init__)
+    assert "self._unacked_messages" in source
+    assert "self._committed_offset" in source

@@ -7,7 +7,14 @@ import pytest
 from common.settings import PipelineSettings
 from schemas import headers as h
 from streams.records import Inbound
-from streams.retry import Failure, Ladder, hop_headers, seconds_late, seconds_until_due
+from streams.retry import (
+    Failure,
+    Ladder,
+    hop_headers,
+    seconds_late,
+    seconds_overdue,
+    seconds_until_due,
+)
 
 LADDER = Ladder(("r1", "r5", "r30"), (60_000, 300_000, 1_800_000), (2, 2, 1))
 INGRESS = {h.PROVIDER: "stripe", h.EVENT_ID: "evt_1", h.CORRELATION_ID: "c-1"}
@@ -82,3 +89,18 @@ def test_seconds_until_due(headers: dict[str, str], now_ms: int, seconds: float)
 )
 def test_seconds_late(headers: dict[str, str], now_ms: int, late: float | None) -> None:
     assert seconds_late(record("r1", headers), now_ms) == late
+
+
+@pytest.mark.parametrize(
+    ("headers", "written_ms", "overdue"),
+    [
+        ({h.RETRY_DUE_AT: "100000"}, 0, 30.0),  # due 30 s before now
+        ({h.RETRY_DUE_AT: "140000"}, 0, 0.0),  # not due yet
+        ({h.RETRY_DUE_AT: "garbled"}, 120000, 10.0),  # no due time: due when written
+        ({}, 125000, 5.0),
+    ],
+)
+def test_a_retry_record_is_overdue_from_its_due_time(
+    headers: dict[str, str], written_ms: int, overdue: float
+) -> None:
+    assert seconds_overdue(headers, written_ms, now_ms=130000) == overdue
