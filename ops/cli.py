@@ -435,7 +435,8 @@ def bench_e2e(
 ) -> None:
     """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
     workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
-    KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency, lag, CPU per component."""
+    KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency and its stages, lag, CPU and
+    memory per component, and the PostgreSQL durability the run had."""
     from ops.bench.e2e import bench_e2e as run
     from ops.bench.ingress import Load
 

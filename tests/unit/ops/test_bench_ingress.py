@@ -132,6 +132,7 @@ def test_a_long_runs_requests_are_signed_within_tolerance_of_their_sending() -> 
     clock = _Clock(start)
     interval = 1 / load.rate
     work = signed_requests(key, load, 0, 8000, clock)
+    assert load.duration > load.presign_seconds
     kinds: Counter[bool] = Counter()
     for index in range(load.requests):
         due = start + index * interval
@@ -147,3 +148,17 @@ def test_a_long_runs_requests_are_signed_within_tolerance_of_their_sending() -> 
             verify_stripe_signature(body, header, [STRIPE_SECRET], 300, sent)
     assert kinds[True] == 372
     assert next(work, None) is None
+
+
+def test_a_short_run_is_signed_before_its_clock_starts() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    load = Load(1000, duration=60, connections=8, workers=2, rate=0, presign_seconds=60)
+    clock = _Clock(1_800_000_000.0)
+
+    work = signed_requests(key, load, 1, 8000, clock)
+    clock.now += 60
+
+    taken = list(work)
+    assert [index for index, _ in taken] == list(range(500))
+    assert {_signed_at(request) for _, request in taken} == {1_800_000_000.0}
+    assert b'"id": "evt_bench500"' in taken[0][1]  # the second worker's half
