@@ -93,13 +93,29 @@ DATABASE_NAME = "payments"
 def postgres_start(
     data_dir: PostgresDir = DEFAULT_STATE_DIR / "postgres",
     port: PostgresPort = 5432,
-    durable: Annotated[bool, typer.Option(help="fsync on, as in production.")] = True,
+    durable: Annotated[
+        bool,
+        typer.Option(
+            "--fsync/--no-fsync",
+            help="Production durability (fsync, synchronous_commit, full_page_writes on); "
+            "--no-fsync turns all three off: NOT for production, nor for figures about it.",
+        ),
+    ] = True,
 ) -> None:
-    """Start the server (creating the cluster and the `payments` database on first use) and
-    print the DATABASE_URL that reaches it."""
+    """Start the server (creating the cluster and the `payments` database on first use),
+    print the durability it reports and the DATABASE_URL that reaches it."""
     server = LocalPostgres(data_dir.resolve(), port, durable)
-    if not server.running():
+    already = server.running()
+    if not already:
         server.start()
+    durability = server.durability()
+    typer.echo(durability.report(), err=True)  # stdout: the DATABASE_URL line alone
+    if already and durability.production != durable:
+        typer.echo(
+            "warning: the server was already running with these settings; "
+            "`payments postgres stop` and start it again to change them",
+            err=True,
+        )
     typer.echo(f"DATABASE_URL={server.ensure_database(DATABASE_NAME)}")
 
 
@@ -314,10 +330,22 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {current_revision(settings.database_url)}")
 
 
+BenchDurability = Annotated[
+    bool,
+    typer.Option(
+        "--fsync/--no-fsync",
+        help="Production durability (the default): the scratch database commits "
+        "synchronously and a server with fsync or full_page_writes off is refused. "
+        "--no-fsync commits asynchronously on any server: NOT production figures.",
+    ),
+]
+
+
 @bench_app.command("sink")
 def bench_sink(
     events: Annotated[int, typer.Option(min=1, help="payment-events to pre-load.")] = 100_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Sink batch size.")] = 2_000,
+    durable: BenchDurability = True,
 ) -> None:
     """Sink rows/s from pre-loaded payment-events vs a bare COPY of the same rows
     (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
@@ -325,7 +353,7 @@ def bench_sink(
 
     settings = PipelineSettings()
     configure_logging("WARNING", component="bench")
-    typer.echo(bench(settings, events, batch_size).report())
+    typer.echo(bench(settings, events, batch_size, durable=durable).report())
 
 
 @bench_app.command("admin")
@@ -403,17 +431,19 @@ def bench_e2e(
     workers: Annotated[int, typer.Option(min=1, max=8, help="Streams workers.")] = 1,
     connections: Connections = 64,
     generators: Annotated[int, typer.Option(min=1, help="Load generator processes.")] = 1,
+    durable: BenchDurability = True,
 ) -> None:
     """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
     workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
-    KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency, lag, CPU per component."""
+    KAFKA_BOOTSTRAP_SERVERS. Accepted/s, end-to-end latency and its stages, lag, CPU and
+    memory per component, and the PostgreSQL durability the run had."""
     from ops.bench.e2e import bench_e2e as run
     from ops.bench.ingress import Load
 
     requests = round(rate * duration)
     load = Load(requests, duration, connections, generators, rate, paypal_share=0.5)
     configure_logging("WARNING", component="bench")
-    result = run(PipelineSettings(), load, workers)
+    result = run(PipelineSettings(), load, workers, durable=durable)
     typer.echo(result.report())
     if not result.exactly_once:
         raise typer.Exit(1)

@@ -4,8 +4,8 @@
 Installs the server with apt when it is missing (as root, the machine's case), runs it as
 the `postgres` user (initdb refuses root), listens on 127.0.0.1 only, trusts local
 connections, and keeps everything under one directory that `stop(remove=True)` deletes.
-Durable by default (fsync on, production's setting); tests that throw the cluster away
-turn it off.
+Durable by default (fsync, synchronous_commit and full_page_writes on: production's
+settings); tests that throw the cluster away turn all three off.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import shutil
 import subprocess  # nosec B404
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import psycopg
 from psycopg import sql
@@ -23,6 +24,8 @@ from sqlalchemy.engine import make_url
 
 APT_UPDATE = ["apt-get", "update", "-qq"]
 APT_INSTALL = ["apt-get", "install", "-y", "-qq", "postgresql"]
+#: The server settings that decide whether a committed transaction survives a crash.
+DURABILITY_SETTINGS: Final = ("fsync", "synchronous_commit", "full_page_writes")
 
 
 class PostgresError(RuntimeError):
@@ -100,9 +103,10 @@ class LocalPostgres:
                     "--auth=trust", "--encoding=UTF8", *self._initdb_sync(),
                 )
             )  # fmt: skip
+        durability = " ".join(f"-c {name}={self._switch}" for name in DURABILITY_SETTINGS)
         options = (
             f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
-            f" -c fsync={'on' if self.durable else 'off'} -c max_connections=200"
+            f" {durability} -c max_connections=200"
         )
         try:
             _run(
@@ -122,6 +126,14 @@ class LocalPostgres:
                 f"the postgres user cannot reach {self.data_dir}: pick a data directory whose "
                 "parents it may traverse (chmod o+x), e.g. under /tmp"
             ) from error
+
+    @property
+    def _switch(self) -> str:
+        return "on" if self.durable else "off"
+
+    def durability(self) -> Durability:
+        """What the running server reports for the settings that make a commit durable."""
+        return read_durability(self.admin_url)
 
     def _initdb_sync(self) -> list[str]:
         return [] if self.durable else ["--no-sync"]
@@ -176,3 +188,64 @@ def drop_database(server_url: str, name: str) -> None:
 def _admin_connection(server_url: str) -> psycopg.Connection[tuple[object, ...]]:
     url = make_url(server_url).set(drivername="postgresql")
     return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+@dataclass(frozen=True)
+class Durability:
+    """The durability settings a session reports (`SHOW fsync` and so on)."""
+
+    fsync: str
+    synchronous_commit: str
+    full_page_writes: str
+
+    @property
+    def production(self) -> bool:
+        """A commit survives a crash of the server or the machine."""
+        return (self.fsync, self.full_page_writes) == ("on", "on") and (
+            self.synchronous_commit != "off"
+        )
+
+    def report(self) -> str:
+        shown = (
+            f"fsync={self.fsync}, synchronous_commit={self.synchronous_commit}, "
+            f"full_page_writes={self.full_page_writes}"
+        )
+        if self.production:
+            return f"PostgreSQL durability: {shown} (production's)"
+        return (
+            f"PostgreSQL durability: {shown}: NOT PRODUCTION DURABILITY, a crash may lose "
+            "committed rows, and database figures overstate what a production server sustains"
+        )
+
+
+def read_durability(url: str) -> Durability:
+    """What a new session on `url`'s database reports for `DURABILITY_SETTINGS`."""
+    with _admin_connection(url) as conn:
+        row = conn.execute(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'),"
+            " current_setting('full_page_writes')"
+        ).fetchone()
+    if row is None:
+        raise PostgresError("the server reported no durability settings")
+    fsync, synchronous_commit, full_page_writes = map(str, row)
+    return Durability(fsync, synchronous_commit, full_page_writes)
+
+
+def set_durability(server_url: str, name: str, durable: bool) -> Durability:
+    """Make database `name` commit synchronously (`durable`) or asynchronously, and return
+    what a session there reports. fsync and full_page_writes are the server's: a durable
+    database on a server with either off raises PostgresError."""
+    with _admin_connection(server_url) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET synchronous_commit = {}").format(
+                sql.Identifier(name), sql.Literal("on" if durable else "off")
+            )
+        )
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    durability = read_durability(url)
+    if durable and not durability.production:
+        raise PostgresError(
+            f"{durability.report()}; start the server durable (`payments postgres start` "
+            "without --no-fsync) or pass --no-fsync to measure without production durability"
+        )
+    return durability

@@ -32,3 +32,8 @@ END_TO_END_SECONDS = Histogram(
     "from ingress receiving the webhook to its row being committed",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200),
 )
+INPUT_AGE_SECONDS = Histogram(
+    "payments_sink_input_age_seconds",
+    "from the worker producing a payment-event (its record timestamp) to its row being committed",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)

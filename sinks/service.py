@@ -194,5 +194,7 @@ def _observe_written(decoded: list[Decoded], rejected: list[Rejected]) -> None:
     now = datetime.now(UTC)
     written = [item for item in decoded if id(item.record) not in failed]
     metrics.EVENTS_WRITTEN.inc(len(written))  # once per batch: each inc() takes a lock
+    now_ms = now.timestamp() * 1000
     for item in written:
         metrics.END_TO_END_SECONDS.observe((now - item.event.received_at).total_seconds())
+        metrics.INPUT_AGE_SECONDS.observe((now_ms - item.record.timestamp) / 1000)

@@ -29,6 +29,13 @@ BATCH_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
     registry=REGISTRY,
 )
+INPUT_AGE_SECONDS = Histogram(
+    "payments_worker_input_age_seconds",
+    "From a record's timestamp (its producer's send) to the worker taking it, by source.",
+    ["source"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)
 BATCH_RECORDS = Histogram(
     "payments_worker_batch_records",
     "Records in one take, by source.",

@@ -44,6 +44,7 @@ from streams.observe import (
     BATCH_SECONDS,
     DELIVERY_FAILURES,
     EVENTS,
+    INPUT_AGE_SECONDS,
     RETRY_LATENESS_SECONDS,
     Source,
     observe_hops,
@@ -143,8 +144,10 @@ class StreamsWorker:
         batch = self.table.batch()
         outputs: list[Outbound] = []
         outcomes: Counter[StepOutcome] = Counter()
+        input_age = INPUT_AGE_SECONDS.labels(source)
         for message in messages:
             record = _inbound(message)
+            input_age.observe((now_ms - record.timestamp_ms) / 1000)
             token = correlation_id.set(record.headers.get(h.CORRELATION_ID))
             try:
                 done = step(record, batch.reader(record.partition), now_ms, self.policy)

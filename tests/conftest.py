@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +112,30 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
         broker.stop()
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[LocalPostgres]:
-    """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
+@contextmanager
+def _local_postgres(port: int, *, durable: bool) -> Iterator[LocalPostgres]:
     directory = Path(tempfile.mkdtemp(prefix="payments-own-pg-"))
-    server = LocalPostgres(directory, port=restartable_port(), durable=False)
+    server = LocalPostgres(directory, port=port, durable=durable)
     server.start()
     try:
         yield server
     finally:
         server.stop(remove=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own, so stopping it disturbs no other test."""
+    with _local_postgres(restartable_port(), durable=False) as server:
+        yield server
+
+
+@pytest.fixture
+def durable_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own with production durability (fsync,
+    synchronous_commit and full_page_writes on)."""
+    with _local_postgres(free_port(), durable=True) as server:
+        yield server
 
 
 @pytest.fixture

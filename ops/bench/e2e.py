@@ -8,7 +8,12 @@ What it reports, from one run:
   makes the row visible);
 - consumer lag of the worker and sink groups the moment the load stops, and how long the
   pipeline took to drain it;
-- CPU seconds per component over the load window (broker and PostgreSQL included);
+- CPU seconds per component over the load window, and each component's resident memory
+  when the load starts and when it stops (broker and PostgreSQL included);
+- where the latency goes, stage by stage, from the components' own histograms
+  (`ops.bench.stages`);
+- the PostgreSQL durability settings the run had: production's by default (see
+  `ops.local_postgres.set_durability`), said loudly when not;
 - a check that the database holds no duplicate and no fewer rows than accepted webhooks.
 
 Everything is scratch: topics under a run prefix (deleted after), a database created on
@@ -17,7 +22,6 @@ DATABASE_URL's server (dropped after), temporary data dirs.
 
 from __future__ import annotations
 
-import os
 import subprocess  # nosec B404
 import sys
 import time
@@ -37,8 +41,10 @@ from common.settings import PipelineSettings
 from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, describe_topics
 from common.topics import pipeline_topic_specs as topic_specs
 from ops.bench.ingress import Load, RunResult, prepare_target, run_against
+from ops.bench.probes import Components
+from ops.bench.stages import Quantiles, format_stages, stage_latencies
 from ops.bench.worker import worker_env
-from ops.local_postgres import create_database, drop_database
+from ops.local_postgres import Durability, create_database, drop_database, set_durability
 from ops.processes import free_port, spawn, terminate_group
 from sinks.database import make_engine
 from sinks.migrate import upgrade
@@ -47,7 +53,7 @@ from streams.worker import app_id
 
 READY_SECONDS = 120.0
 DRAIN_SECONDS = 600.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class E2eResult:
     lag_at_stop: Mapping[str, int]  # group -> records
     drain_seconds: float
     cpu_seconds: Mapping[str, float]  # component -> CPU seconds during the load
+    rss_bytes: tuple[Mapping[str, float], Mapping[str, float]]  # component -> at start, end
+    stages: Mapping[str, Quantiles]  # stage -> p50, p99 seconds
+    durability: Durability
 
     @property
     def accepted(self) -> int:
@@ -74,8 +83,14 @@ class E2eResult:
         cpu = ", ".join(
             f"{name} {seconds / window:.0%}" for name, seconds in self.cpu_seconds.items()
         )
+        start, end = self.rss_bytes
+        memory = ", ".join(
+            f"{name} {start.get(name, 0) / MIB:,.0f} → {rss / MIB:,.0f}"
+            for name, rss in end.items()
+        )
         return "\n".join(
             [
+                self.durability.report(),
                 f"{self.workers} worker(s), offered {self.load.rate:,.0f}/s for "
                 f"{self.load.duration:.0f} s",
                 f"accepted: {self.accepted:,} ({self.accepted / window:,.0f}/s); other "
@@ -85,6 +100,9 @@ class E2eResult:
                 f"lag when the load stopped: {dict(self.lag_at_stop)}; drained in "
                 f"{self.drain_seconds:.1f} s",
                 f"CPU (share of one core over the load): {cpu}",
+                f"memory (RSS MiB, load start → end): {memory}",
+                "stages (from the components' histograms, load and drain):",
+                *format_stages(self.stages),
                 f"database: {self.rows:,} rows, {self.rows - self.distinct_rows} duplicates, "
                 f"{self.rows - self.accepted} beyond the accepted ones (requests in flight when "
                 "the load window closed: written, their answers not counted)",
@@ -98,7 +116,10 @@ class E2eResult:
         return self.rows == self.distinct_rows and self.rows >= self.accepted
 
 
-def bench_e2e(settings: PipelineSettings, load: Load, workers: int) -> E2eResult:
+def bench_e2e(
+    settings: PipelineSettings, load: Load, workers: int, *, durable: bool = True
+) -> E2eResult:
+    """One run; `durable` False measures without production durability (and says so)."""
     run_id = uuid.uuid4().hex[:8]
     scratch = settings.model_copy(
         update={
@@ -110,38 +131,51 @@ def bench_e2e(settings: PipelineSettings, load: Load, workers: int) -> E2eResult
     admin = make_admin(scratch)
     with ExitStack() as stack:
         directory = Path(stack.enter_context(TemporaryDirectory(prefix="payments-e2e-")))
-        database_url = stack.enter_context(_scratch_database(settings.database_url, run_id))
+        database_url, durability = stack.enter_context(
+            _scratch_database(settings.database_url, run_id, durable)
+        )
         stack.enter_context(_scratch_topics(admin, scratch))
         engine = make_engine(database_url)
         stack.callback(engine.dispose)
         env = {**prepare_target(directory), "DATABASE_URL": database_url}
         port = free_port()
-        pids = stack.enter_context(_components(scratch, env, directory, port, workers))
+        pids, metrics_ports = stack.enter_context(
+            _components(scratch, env, directory, port, workers)
+        )
         groups = [app_id(scratch), scratch.sink_group_id]
         try:
             _wait_until_ready(port)
             _wait_until_stable(admin, groups, workers)
         except TimeoutError as error:
             raise TimeoutError(f"{error}\n{_log_tails(directory)}") from None
-        ports = _broker_port(settings), make_url(database_url).port or 5432
-        before = _cpu_seconds(pids, *ports)
+        components = Components.find(
+            pids, _broker_port(settings), make_url(database_url).port or 5432
+        )
+        before, rss_before = components.cpu_seconds(), components.rss_bytes()
         ingress = run_against(port, load, directory)
-        after = _cpu_seconds(pids, *ports)
+        after, rss_after = components.cpu_seconds(), components.rss_bytes()
         cpu = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
         lag = _lag(admin, scratch, groups)
         accepted = sum(n for status, n in ingress.statuses.items() if 200 <= status < 300)
         drained = _wait_for_rows(engine, accepted)
         rows, distinct, quantiles = _database_figures(engine)
-    return E2eResult(workers, load, ingress, rows, distinct, quantiles, lag, drained, cpu)
+        stages = stage_latencies(metrics_ports)
+    return E2eResult(
+        workers, load, ingress, rows, distinct, quantiles, lag, drained, cpu,
+        (rss_before, rss_after), stages, durability,
+    )  # fmt: skip
 
 
 @contextmanager
-def _scratch_database(server_url: str, run_id: str) -> Iterator[str]:
+def _scratch_database(
+    server_url: str, run_id: str, durable: bool
+) -> Iterator[tuple[str, Durability]]:
     name = f"bench_e2e_{run_id}"
     url = create_database(server_url, name)
     try:
+        durability = set_durability(server_url, name, durable)
         upgrade(url)
-        yield url
+        yield url, durability
     finally:
         drop_database(server_url, name)
 
@@ -160,20 +194,26 @@ def _scratch_topics(admin: AdminClient, settings: PipelineSettings) -> Iterator[
 @contextmanager
 def _components(
     settings: PipelineSettings, env: dict[str, str], directory: Path, port: int, workers: int
-) -> Iterator[dict[str, list[int]]]:
-    """Ingress, `workers` workers and the sink as `payments` processes; their pids by name."""
+) -> Iterator[tuple[dict[str, list[int]], dict[str, list[int]]]]:
+    """Ingress, `workers` workers and the sink as `payments` processes; their pids and
+    their /metrics ports by name."""
     cli = [sys.executable, "-m", "ops.cli"]
     base = worker_env(settings, directory / "data", "w0", free_port())
+    metrics_ports = {"ingress": [port], "worker": [free_port() for _ in range(workers)]}
+    metrics_ports["sink"] = [free_port()]
     specs = [
         ("ingress", "ingress", {"INGRESS_PORT": str(port)}),
         *(
-            ("worker", "worker", worker_env(settings, directory / "data", f"w{n}", free_port()))
-            for n in range(workers)
+            ("worker", "worker", worker_env(settings, directory / "data", f"w{n}", worker_port))
+            for n, worker_port in enumerate(metrics_ports["worker"])
         ),
         (
             "sink",
             "sink",
-            {"SINK_METRICS_PORT": str(free_port()), "SINK_GROUP_ID": settings.sink_group_id},
+            {
+                "SINK_METRICS_PORT": str(metrics_ports["sink"][0]),
+                "SINK_GROUP_ID": settings.sink_group_id,
+            },
         ),
     ]
     started: dict[str, list[int]] = {}
@@ -184,7 +224,7 @@ def _components(
                 process = spawn([*cli, command], env={**base, **env, **extra}, log=log)
             processes.append(process)
             started.setdefault(name, []).append(process.pid)
-        yield started
+        yield started, metrics_ports
     finally:
         for process in reversed(processes):
             terminate_group(process.pid, 20.0, process)
@@ -222,53 +262,6 @@ def _wait_until_stable(admin: AdminClient, groups: list[str], workers: int) -> N
             return
         time.sleep(0.5)
     raise TimeoutError(f"consumer groups {groups} not stable within {READY_SECONDS:.0f} s")
-
-
-def _cpu_seconds(pids: Mapping[str, list[int]], broker_port: int, pg_port: int) -> dict[str, float]:
-    """CPU seconds so far of each component's process group, of the broker listening on
-    `broker_port` and of the PostgreSQL server on `pg_port` with its backends (ended ones
-    included: the server adds them up when it reaps them)."""
-    stats = {pid: fields for pid, fields in _process_stats()}
-    totals = {
-        name: sum(_cpu(fields) for fields in stats.values() if int(fields[2]) in leaders)
-        for name, leaders in pids.items()
-    }
-    broker = _listening_pid(broker_port)
-    if broker in stats:
-        totals["broker"] = _cpu(stats[broker])
-    server = _listening_pid(pg_port)
-    if server in stats:
-        children = (f for f in stats.values() if int(f[1]) == server)
-        totals["postgresql"] = _cpu(stats[server], reaped=True) + sum(map(_cpu, children))
-    return totals
-
-
-def _process_stats() -> Iterator[tuple[int, list[str]]]:
-    """(pid, the fields of /proc/pid/stat after the command name) of every process."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError):  # gone meanwhile
-            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
-
-
-def _cpu(fields: list[str], *, reaped: bool = False) -> float:
-    """utime + stime (and the reaped children's, with `reaped`) in seconds."""
-    ticks = sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12)))
-    return ticks / CLOCK_TICKS
-
-
-def _listening_pid(port: int) -> int | None:
-    """The process with a TCP socket listening on `port` on this machine, if any."""
-    sockets = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state, inode = (line.split()[i] for i in (1, 3, 9))
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
-                sockets.add(f"socket:[{inode}]")
-    for fd in Path("/proc").glob("[0-9]*/fd/*"):
-        with suppress(OSError):
-            if os.readlink(fd) in sockets:
-                return int(fd.parts[2])
-    return None
 
 
 def _broker_port(settings: PipelineSettings) -> int:

@@ -5,6 +5,10 @@ Everything is scratch: a database created (and dropped) on DATABASE_URL's server
 topics with a prefix of their own (deleted). The sink's figure is end to end: Kafka fetch,
 JSON decoding, one transaction per batch writing webhook_events, payment_transitions and
 the payments upsert, then the offset commit.
+
+With production durability by default: the scratch database commits synchronously and
+the run refuses a server with fsync or full_page_writes off, unless told to measure
+without durability; the report says which settings the server reported.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, Engine, MetaData, Table, func, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, func, make_url, select, text
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
 from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
-from ops.local_postgres import create_database, drop_database
+from ops.local_postgres import Durability, create_database, drop_database, set_durability
 from schemas.events import PaymentEvent
 from sinks.database import make_engine, with_driver
 from sinks.main import running_sink
@@ -40,9 +44,11 @@ class BenchResult:
     events: int
     sink_rows_per_second: float
     copy_rows_per_second: float
+    durability: Durability
 
     def report(self) -> str:
         return (
+            f"{self.durability.report()}\n"
             f"sink: {self.sink_rows_per_second:,.0f} payment-events/s over {self.events} "
             f"(each: a webhook_events row, a payment_transitions row, a payments upsert)\n"
             f"bare COPY of the same webhook_events rows into an unindexed table: "
@@ -76,12 +82,16 @@ def synthetic_events(count: int, per_payment: int = 4, prefix: str = "bench") ->
     ]
 
 
-def bench(settings: PipelineSettings, count: int, batch_size: int) -> BenchResult:
+def bench(
+    settings: PipelineSettings, count: int, batch_size: int, *, durable: bool = True
+) -> BenchResult:
     if with_driver(settings.database_url).get_backend_name() != "postgresql":
         raise SystemExit("payments bench sink needs DATABASE_URL to name a PostgreSQL server")
     run_id = uuid.uuid4().hex[:10]
     events = synthetic_events(count, prefix=run_id)
     with scratch_pipeline(settings, run_id, batch_size) as scratch:
+        name = str(make_url(scratch.database_url).database)
+        durability = set_durability(settings.database_url, name, durable)
         _preload(scratch, events)
         upgrade(scratch.database_url)
         engine = make_engine(scratch.database_url)
@@ -90,7 +100,7 @@ def bench(settings: PipelineSettings, count: int, batch_size: int) -> BenchResul
             copy_rate = _bare_copy(engine, events)
         finally:
             engine.dispose()
-    return BenchResult(count, sink_rate, copy_rate)
+    return BenchResult(count, sink_rate, copy_rate, durability)
 
 
 @contextmanager

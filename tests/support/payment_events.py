@@ -47,6 +47,7 @@ class FakeRecord:
     topic: str = "payment-events"
     key: bytes | None = b"stripe:pi_1"
     headers: tuple[tuple[str, bytes], ...] = field(default=(("correlation-id", b"corr-1"),))
+    timestamp: int = 0
 
 
 def record_of(event: PaymentEvent, offset: int = 0, partition: int = 0) -> FakeRecord:

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ops.cli import app
-from ops.local_postgres import LocalPostgres
+from ops.local_postgres import DURABILITY_SETTINGS, LocalPostgres
 from tests.support.ports import free_port, free_port_pair
 
 PAYMENTS = [sys.executable, "-m", "ops.cli"]
@@ -177,9 +177,12 @@ def test_postgres_start_status_stop(postgres_dir: Path) -> None:
 
     started = runner.invoke(app, ["postgres", "start", *options])
     assert started.exit_code == 0, started.output
-    url = started.output.strip().removeprefix("DATABASE_URL=")
+    said = "fsync=on, synchronous_commit=on, full_page_writes=on (production's)"
+    assert said in started.output
+    url = started.output.strip().splitlines()[-1].removeprefix("DATABASE_URL=")
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        assert conn.execute("SHOW fsync").fetchone() == ("on",)  # production's durability
+        for setting in DURABILITY_SETTINGS:  # production's durability
+            assert conn.execute("SELECT current_setting(%s)", [setting]).fetchone() == ("on",)
     assert runner.invoke(app, ["postgres", "start", *options]).output == started.output
     assert runner.invoke(app, ["postgres", "status", *options]).exit_code == 0
 
@@ -187,6 +190,26 @@ def test_postgres_start_status_stop(postgres_dir: Path) -> None:
     status = runner.invoke(app, ["postgres", "status", *options])
     assert status.exit_code == 1
     assert "postgres stopped" in status.output
+
+
+def test_postgres_without_fsync_says_it_is_not_production(postgres_dir: Path) -> None:
+    options = ["--data-dir", str(postgres_dir), "--port", str(free_port())]
+    started = subprocess.run(
+        [*PAYMENTS, "postgres", "start", "--no-fsync", *options],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        url = started.stdout.strip().removeprefix("DATABASE_URL=")
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            for setting in DURABILITY_SETTINGS:
+                assert conn.execute("SELECT current_setting(%s)", [setting]).fetchone() == ("off",)
+    finally:
+        subprocess.run([*PAYMENTS, "postgres", "stop", *options], check=False)
+    assert "fsync=off, synchronous_commit=off, full_page_writes=off" in started.stderr
+    assert "NOT PRODUCTION DURABILITY" in started.stderr
 
 
 def test_postgres_on_a_busy_port_fails_in_one_line(postgres_dir: Path) -> None:

@@ -5,16 +5,22 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ingress.stripe_signature import verify_stripe_signature
 from ops.bench.ingress import (
+    STRIPE_SECRET,
+    Load,
     RunResult,
     format_report,
     http_post,
     is_chosen,
     percentile,
     process_tree_cpu_seconds,
+    signed_requests,
     take_response,
 )
 
@@ -91,3 +97,68 @@ def test_the_server_cpu_counts_its_live_child_processes() -> None:
         child.kill()
     assert tree is not None
     assert tree - own >= 0.25
+
+
+class _Clock:
+    """Epoch seconds, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _headers(request: bytes) -> dict[str, str]:
+    head = request.split(b"\r\n\r\n", 1)[0].decode()
+    return dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+
+
+def _signed_at(request: bytes) -> float:
+    headers = _headers(request)
+    if "PAYPAL-TRANSMISSION-TIME" in headers:
+        sent = datetime.strptime(headers["PAYPAL-TRANSMISSION-TIME"], "%Y-%m-%dT%H:%M:%SZ")
+        return sent.replace(tzinfo=UTC).timestamp()
+    return float(headers["Stripe-Signature"].split(",")[0].removeprefix("t="))
+
+
+def test_a_long_runs_requests_are_signed_within_tolerance_of_their_sending() -> None:
+    """A 31-minute run at 20/s, a connection taking each request as early as it can (its
+    predecessor `connections` back is due) and sending it up to a minute late: every
+    request is signed within the 300 s tolerance of when it goes out."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    load = Load(37_200, duration=1860, connections=64, workers=1, rate=20, paypal_share=0.01)
+    start = 1_800_000_000.0
+    clock = _Clock(start)
+    interval = 1 / load.rate
+    work = signed_requests(key, load, 0, 8000, clock)
+    assert load.duration > load.presign_seconds
+    kinds: Counter[bool] = Counter()
+    for index in range(load.requests):
+        due = start + index * interval
+        clock.now = due - load.connections * interval
+        taken, request = next(work)
+        sent = due + index % 61  # up to a minute behind the schedule
+        assert taken == index
+        assert 0 <= sent - _signed_at(request) < 300, index
+        kinds[b"PAYPAL-" in request] += 1
+        if b"Stripe-Signature" in request and index % 1000 == 0:
+            body = request.split(b"\r\n\r\n", 1)[1]
+            header = _headers(request)["Stripe-Signature"]
+            verify_stripe_signature(body, header, [STRIPE_SECRET], 300, sent)
+    assert kinds[True] == 372
+    assert next(work, None) is None
+
+
+def test_a_short_run_is_signed_before_its_clock_starts() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    load = Load(1000, duration=60, connections=8, workers=2, rate=0, presign_seconds=60)
+    clock = _Clock(1_800_000_000.0)
+
+    work = signed_requests(key, load, 1, 8000, clock)
+    clock.now += 60
+
+    taken = list(work)
+    assert [index for index, _ in taken] == list(range(500))
+    assert {_signed_at(request) for _, request in taken} == {1_800_000_000.0}
+    assert b'"id": "evt_bench500"' in taken[0][1]  # the second worker's half
