@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from admin.api import create_admin_router
 from admin.auth import TokenBook, unsafe_tokens
-from admin.console import Console, create_console_router
+from admin.console import Console, ReadBodies, create_console_router
 from admin.console_dlq import create_dlq_router
 from admin.errors import ADMIN_RESPONSES, install_error_handlers
 from admin.overview import RateKeeper
@@ -29,7 +29,7 @@ from admin.session import SessionSigner
 from admin.topic_mirror import Scan, TopicMirror
 from common.metrics import render_metrics
 from common.settings import PipelineSettings
-from common.topic_scan import scan_topics
+from common.topic_scan import read_records, scan_topics
 from sinks.database import make_engine
 
 HERE = Path(__file__).parent
@@ -40,9 +40,13 @@ class UnsafeTokens(ValueError):
 
 
 def create_admin_app(
-    settings: PipelineSettings, engine: Engine | None = None, scan: Scan = scan_topics
+    settings: PipelineSettings,
+    engine: Engine | None = None,
+    scan: Scan = scan_topics,
+    read_bodies: ReadBodies = read_records,
 ) -> FastAPI:
-    """Raises `UnsafeTokens` for an empty or placeholder token (admin or viewer)."""
+    """Raises `UnsafeTokens` for an empty or placeholder token (admin or viewer). `scan` and
+    `read_bodies` read the retry tiers and the dlq (tests give them fixed records)."""
     problems = unsafe_tokens(settings.admin_tokens)
     if settings.admin_viewer_tokens:
         problems += unsafe_tokens(settings.admin_viewer_tokens)
@@ -50,7 +54,7 @@ def create_admin_app(
         raise UnsafeTokens("; ".join(problems))
     database = engine or make_engine(settings.database_url)
     mirror = TopicMirror(settings, scan)
-    console = _console(settings, database, mirror)
+    console = _console(settings, database, mirror, read_bodies)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,7 +88,9 @@ def create_admin_app(
     return app
 
 
-def _console(settings: PipelineSettings, engine: Engine, mirror: TopicMirror) -> Console:
+def _console(
+    settings: PipelineSettings, engine: Engine, mirror: TopicMirror, read_bodies: ReadBodies
+) -> Console:
     secret = settings.admin_session_secret.get_secret_value() or secrets.token_urlsafe(32)
     signer = SessionSigner(secret, settings.admin_session_seconds, settings.admin_secure_cookies)
     # Autoescape on every template: ids, types and fields come from webhook payloads.
@@ -99,6 +105,7 @@ def _console(settings: PipelineSettings, engine: Engine, mirror: TopicMirror) ->
         signer=signer,
         templates=Jinja2Templates(env=environment),
         rates=RateKeeper(),
+        read_bodies=read_bodies,
     )
 
 

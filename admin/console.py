@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -28,6 +28,7 @@ from admin.reads import EventFilter, database_answers, read_events, read_payment
 from admin.session import Session, SessionSigner, csrf_valid
 from admin.topic_mirror import TopicMirror
 from common.settings import PipelineSettings
+from common.topic_scan import TopicEntry
 from schemas.mapping import PaymentStatus
 from schemas.providers import Provider
 
@@ -45,6 +46,8 @@ class Console:
     signer: SessionSigner
     templates: Jinja2Templates
     rates: RateKeeper
+    #: dlq records with their bodies (`common.topic_scan.read_records`)
+    read_bodies: ReadBodies
 
     def signed_in(self, request: Request) -> tuple[Principal, Session]:
         session = self.signer.read(request)
@@ -78,6 +81,10 @@ def _signed_in(request: Request) -> tuple[Principal, Session]:
 
 
 #: The signed-in user of a page; without a session, `SignInRequired` (to the sign-in page).
+#: `(settings, [(topic, partition, offset)]) → those records with their bodies`
+ReadBodies = Callable[
+    [PipelineSettings, Sequence[tuple[str, int, int]]], Mapping[tuple[str, int, int], TopicEntry]
+]
 User = Annotated[tuple[Principal, Session], Depends(_signed_in)]
 
 

@@ -5,7 +5,7 @@ purge, done or failed, goes into the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -28,13 +28,16 @@ from admin.dlq import (
     select,
 )
 from admin.errors import ConsoleRefusal
-from admin.reads import payment_statuses
+from admin.projection import PaymentTotals, projected
+from admin.reads import payment_totals
 from common.kafka import make_admin, make_confluent_producer
 from common.topic_scan import TopicEntry, read_record, scan_topics
 from schemas.providers import Provider
 
 #: The console replays faster than the CLI's default: a selection is what ops chose to send.
 REPLAY_PER_SECOND = 200.0
+#: Messages of one replay preview whose outcome is projected (each needs its body read).
+PROJECTED_AT_MOST = 50
 
 
 def create_dlq_router(console: Console) -> APIRouter:
@@ -75,8 +78,15 @@ def create_dlq_router(console: Console) -> APIRouter:
             chosen = _picked(listed(), forms.message_ids(m))
         else:
             chosen = select(listed(), asked.selection())
-        statuses = payment_statuses(console.engine, {entry.key for entry in chosen})
-        rows = [(entry, statuses.get(entry.key), replay_effect(entry)) for entry in chosen]
+        totals = payment_totals(console.engine, {entry.key for entry in chosen})
+        projecting = chosen[:PROJECTED_AT_MOST]
+        bodies = console.read_bodies(
+            settings, [(e.topic, e.partition, e.offset) for e in projecting]
+        )
+        rows = [
+            (entry, totals.get(entry.key), replay_effect(entry), _projection(entry, bodies, totals))
+            for entry in chosen
+        ]
         return console.page(request, "replay_preview.html", user, rows=rows)
 
     @router.post("/replay")
@@ -186,3 +196,14 @@ def _audit(
     return audit.record(
         console.engine, now, principal.name, action, selection, entries, result, detail
     )
+
+
+def _projection(
+    entry: TopicEntry,
+    bodies: Mapping[tuple[str, int, int], TopicEntry],
+    totals: Mapping[str, PaymentTotals],
+) -> str:
+    body = bodies.get((entry.topic, entry.partition, entry.offset))
+    if body is None:
+        return f"not projected (only the first {PROJECTED_AT_MOST} messages, still in the dlq)"
+    return projected(body, totals.get(entry.key))

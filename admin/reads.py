@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Engine, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 
+from admin.projection import PaymentTotals
 from admin.views import (
     EventPage,
     PaymentOut,
@@ -127,19 +128,21 @@ def read_payment(
     )
 
 
-def payment_statuses(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
-    """Current status by record key (`provider:payment_id`); keys of unknown payments are
+def payment_totals(engine: Engine, keys: Iterable[str]) -> dict[str, PaymentTotals]:
+    """Status and totals by record key (`provider:payment_id`); keys of unknown payments are
     left out."""
     wanted = set(keys)
     # The payment id alone narrows the read to the few payments named.
     payment_ids = [key.partition(":")[2] for key in wanted]
-    query = select(payments.c.provider, payments.c.payment_id, payments.c.status).where(
-        payments.c.payment_id.in_(payment_ids)
-    )
+    c = payments.c
+    query = select(
+        c.provider, c.payment_id, c.status, c.currency, c.amount, c.captured_amount,
+        c.refunded_amount, c.version, c.last_event_at,
+    ).where(c.payment_id.in_(payment_ids))  # fmt: skip
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    found = {f"{p}:{pid}": status for p, pid, status in rows}
-    return {key: status for key, status in found.items() if key in wanted}
+    found = {f"{row[0]}:{row[1]}": PaymentTotals(*row[2:]) for row in rows}
+    return {key: totals for key, totals in found.items() if key in wanted}
 
 
 def database_answers(engine: Engine) -> bool:

@@ -95,6 +95,33 @@ def read_record(
     raise TimeoutError(f"{topic}:{partition}:{offset} not read in {SCAN_TIMEOUT_SECONDS:.0f}s")
 
 
+def read_records(
+    settings: PipelineSettings, wanted: Sequence[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], TopicEntry]:
+    """The records at each (topic, partition, offset) of `wanted`, with their bodies; what
+    is not there any more, or not read in `SCAN_TIMEOUT_SECONDS`, is left out."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic, partition, offset in wanted:
+        first, last = spans.get((topic, partition), (offset, offset))
+        spans[(topic, partition)] = (min(first, offset), max(last, offset))
+    found: dict[tuple[str, int, int], TopicEntry] = {}
+    if not spans:
+        return found
+    consumer = _reader(settings)
+    try:
+        consumer.assign([TopicPartition(t, p, first) for (t, p), (first, _) in spans.items()])
+        todo, deadline = set(wanted), time.monotonic() + SCAN_TIMEOUT_SECONDS
+        while todo and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=500, timeout=0.2):
+                where = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+                if message.error() is None and where in todo:
+                    todo.discard(where)
+                    found[where] = _entry(message, with_value=True)
+    finally:
+        consumer.close()
+    return found
+
+
 def read_heads(
     settings: PipelineSettings, positions: Mapping[tuple[str, int], int]
 ) -> dict[tuple[str, int], TopicEntry]:

@@ -23,6 +23,7 @@ from schemas.providers import Provider
 
 if TYPE_CHECKING:
     from admin.audit import Action
+    from admin.projection import PaymentTotals
     from common.topic_scan import TopicEntry
 from common.topics import create_topics, describe_topics, pipeline_topic_specs
 
@@ -561,9 +562,9 @@ def dlq_replay(
     settings = PipelineSettings()
     selection = _dlq_selection(context, with_values=True)
     if dry_run:
-        statuses = _payment_statuses(settings, {entry.key for entry in selection})
+        totals = _payment_totals(settings, {entry.key for entry in selection})
         for entry in selection:
-            typer.echo(dry_run_line(entry, statuses.get(entry.key)))
+            typer.echo(dry_run_line(entry, totals.get(entry.key)))
         typer.echo(f"dry run: {len(selection)} message(s) would be replayed")
         return
     replay_id = replay(make_confluent_producer(settings), selection, settings, rate)
@@ -601,14 +602,15 @@ def _audit(
         engine.dispose()
 
 
-def _payment_statuses(settings: PipelineSettings, keys: set[str]) -> dict[str, str]:
-    """Current status by record key (`provider:payment_id`) from the sink's database."""
-    from admin.reads import payment_statuses
+def _payment_totals(settings: PipelineSettings, keys: set[str]) -> dict[str, PaymentTotals]:
+    """Current status and totals by record key (`provider:payment_id`) from the sink's
+    database."""
+    from admin.reads import payment_totals
     from sinks.database import make_engine
 
     engine = make_engine(settings.database_url)
     try:
-        return payment_statuses(engine, keys)
+        return payment_totals(engine, keys)
     except SQLAlchemyError:
         return {}  # no database at hand: the dry run still lists what it would send
     finally:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from admin.dlq import masked_body, replay_effect
+from admin.projection import PaymentTotals, projected
 from common.topic_scan import TopicEntry
 from schemas import headers as h
 
@@ -30,10 +31,14 @@ def show(entry: TopicEntry) -> str:
     return "\n".join(lines)
 
 
-def dry_run_line(entry: TopicEntry, current_status: str | None) -> str:
-    """What replaying would do to the payment: its status now and the event's effect."""
-    now = current_status or "unknown"
-    return f"would replay {describe(entry)}\n    payment now: {now}; event: {replay_effect(entry)}"
+def dry_run_line(entry: TopicEntry, totals: PaymentTotals | None) -> str:
+    """What replaying would do to the payment: its status now, the event's effect and
+    what the payment would become (`entry` with its body)."""
+    now = totals.status if totals else "unknown"
+    return (
+        f"would replay {describe(entry)}\n    payment now: {now}; event: {replay_effect(entry)}; "
+        f"would become: {projected(entry, totals)}"
+    )
 
 
 def audit_line(entry: TopicEntry, purged_at: datetime) -> str:

@@ -41,7 +41,7 @@ def console_app(database: str, **overrides: Any) -> FastAPI:
         "kafka_bootstrap_servers": "127.0.0.1:9",  # never reached: the dlq is `dlq`
     }
     settings = PipelineSettings(_env_file=None, **(values | overrides))
-    return create_admin_app(settings, scan=dlq)
+    return create_admin_app(settings, scan=dlq, read_bodies=lambda _settings, _wanted: {})
 
 
 class Browser:

@@ -13,10 +13,14 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 T = TypeVar("T")
+#: Longest wait for a page a click loads (a replay answers after the broker's ack).
+LOAD_SECONDS = 60.0
 
 
 class Page:
@@ -54,7 +58,10 @@ class Page:
         field.send_keys(value)
 
     def click(self, css: str) -> None:
+        """Click a link or a submit button; returns once the page it loads is there."""
+        before = self.find("html")
         self.find(css).click()
+        WebDriverWait(self.driver, LOAD_SECONDS).until(staleness_of(before))
 
     def until(self, check: Callable[[], T | None], timeout: float = 60.0, reload: bool = True) -> T:
         """`check`'s first truthy answer, reloading the page between tries."""

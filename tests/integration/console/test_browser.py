@@ -166,6 +166,7 @@ def test_ops_replay_a_fixed_poison_from_the_console(page: Page, stack: dict[str,
     preview = page.find(".preview-row").text
     assert "captured" in preview  # the payment now
     assert "refund" in preview  # what the event would do
+    assert f"partially_refunded (captured {captured}, refunded 1500)" in preview  # and make
     assert_inert(page)
     page.screenshot("replay-preview")
     page.click("#confirm-replay")

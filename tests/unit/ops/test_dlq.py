@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from admin.dlq import DlqFilter, purge_cut, purged, replay_record, replay_target, select
+from admin.projection import PaymentTotals
 from common.masking import MASK, mask_document
 from common.settings import PipelineSettings
 from common.topic_scan import TopicEntry
@@ -58,9 +59,11 @@ def test_the_sinks_dead_letters_go_back_to_payment_events() -> None:
     assert replay_target(from_sink, settings) == "p.payment-events"
 
 
-def test_a_dry_run_names_the_current_status_and_the_events_effect() -> None:
-    line = dry_run_line(entry(0, 0, T0), "captured")
+def test_a_dry_run_names_the_current_status_the_events_effect_and_the_outcome() -> None:
+    captured = PaymentTotals("captured", "USD", 5000, 5000, 0, 1, datetime(2025, 1, 1, tzinfo=UTC))
+    line = dry_run_line(entry(0, 0, T0), captured)
     assert "payment now: captured; event: refund" in line
+    assert "would become: dead-lettered again: " in line  # its body is `{}`
     unknown = dry_run_line(entry(0, 0, T0, **{"event-type": "invoice.paid"}), None)
     assert "payment now: unknown" in unknown
     assert "unsupported event type" in unknown
