@@ -111,8 +111,10 @@ def read_records(
     try:
         consumer.assign([TopicPartition(t, p, first) for (t, p), (first, _) in spans.items()])
         todo, deadline = set(wanted), time.monotonic() + SCAN_TIMEOUT_SECONDS
+        # As many as the spans hold: `consume` returns as soon as it has them.
+        span = min(500, sum(last - first + 1 for first, last in spans.values()))
         while todo and time.monotonic() < deadline:
-            for message in consumer.consume(num_messages=500, timeout=0.2):
+            for message in consumer.consume(num_messages=span, timeout=0.5):
                 where = (message.topic() or "", message.partition() or 0, message.offset() or 0)
                 if message.error() is None and where in todo:
                     todo.discard(where)
