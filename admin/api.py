@@ -67,8 +67,8 @@ def create_admin_router(
     ) -> PaymentView:
         """The current state, related ids and every step: received, applied / stale,
         retried, dead-lettered, replayed."""
-        parked = scan(settings, [*topics.retry, topics.dlq])
-        view = read_payment(engine, parked, topics, provider, payment_id)
+        laddered = scan(settings, [*topics.retry, topics.dlq])
+        view = read_payment(engine, laddered, topics, provider, payment_id)
         if view is None:
             raise HTTPException(404, "payment_not_found")
         return view

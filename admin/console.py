@@ -165,8 +165,8 @@ def create_console_router(console: Console) -> APIRouter:
         if chosen is None or identifier is None:
             raise ConsoleRefusal(404, "no such payment")
         settings = console.settings
-        parked = console.mirror.entries(settings, [*settings.topics.retry, settings.topics.dlq])
-        view = read_payment(console.engine, parked, settings.topics, chosen, identifier)
+        laddered = console.mirror.entries(settings, [*settings.topics.retry, settings.topics.dlq])
+        view = read_payment(console.engine, laddered, settings.topics, chosen, identifier)
         if view is None:
             raise ConsoleRefusal(404, "nothing is known of this payment")
         context = {"view": view, "provider": chosen, "payment_id": identifier}

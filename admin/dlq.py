@@ -6,7 +6,8 @@ Selection, the replay record, the replay's effect and the purge cut are pure; `r
 
 Replay is safe to repeat: a replayed message goes back through the worker's dedupe, which
 only lets through an event that was never applied (its earlier outcome was the dlq); a
-second replay of it meets the first one's dedupe entry and is dropped as a duplicate.
+second replay of it meets the id the first one left in its payment's record and is dropped
+as a duplicate.
 """
 
 from __future__ import annotations

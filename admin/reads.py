@@ -79,13 +79,13 @@ def read_events(engine: Engine, wanted: EventFilter, cursor: int | None, limit: 
 
 def read_payment(
     engine: Engine,
-    parked: Iterable[TopicEntry],
+    laddered: Iterable[TopicEntry],
     topics: TopicNames,
     provider: str,
     payment_id: str,
 ) -> PaymentView | None:
     """State and timeline (received, applied / stale, retried, dead-lettered, replayed);
-    None when nothing at all is known of the payment. `parked`: retry and dlq records."""
+    None when nothing at all is known of the payment. `laddered`: the records on the retry tiers and dlq."""
     key = payment_key(Provider(provider), payment_id)
     events = webhook_events.c
     with engine.connect() as connection:
@@ -116,7 +116,7 @@ def read_payment(
             .mappings()
             .all()
         )
-    mine = [entry for entry in parked if entry.key == key]
+    mine = [entry for entry in laddered if entry.key == key]
     if state is None and not stored and not mine:
         return None
     return PaymentView(

@@ -10,7 +10,7 @@ the worker copies it to its key's partition of the same topic (`forward`) and sk
 
 The copy keeps the record's origin (`forwarded-from`): a crash replay of the original is
 read again after the scale, forwarded again, and its copy must still be recognised as that
-replay by dedupe and the key lock (`streams.records.Inbound.origin`).
+replay by dedupe (`streams.records.Inbound.origin`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ from schemas import headers as h
 
 Headers = tuple[tuple[str, bytes], ...]
 
-#: An origin: a legal topic name, a partition and an offset (never a space or a newline:
-#: the dedupe entry's encoding relies on it).
+#: An origin: a legal topic name, a partition and an offset.
 _ORIGIN: Final = re.compile(r"[A-Za-z0-9._-]+/[0-9]+/[0-9]+")
 
 
