@@ -85,7 +85,8 @@ def read_payment(
     payment_id: str,
 ) -> PaymentView | None:
     """State and timeline (received, applied / stale, retried, dead-lettered, replayed);
-    None when nothing at all is known of the payment. `laddered`: the records on the retry tiers and dlq."""
+    None when nothing at all is known of the payment. `laddered`: the records on the retry
+    tiers and dlq."""
     key = payment_key(Provider(provider), payment_id)
     events = webhook_events.c
     with engine.connect() as connection:
