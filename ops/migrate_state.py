@@ -26,8 +26,8 @@ from common.topics import (
 from ops.legacy_state import Migration, migrated_records
 from ops.scale import active_members, latest_entries, produce_entries
 from streams.engine import app_id
-from streams.legacy_layout import DEDUPE, LEGACY_TABLE_NAMES, LOCKS, PAYMENTS, changelog_topic
-from streams.tables import changelog_topic_specs
+from streams.legacy_layout import DEDUPE, LEGACY_TABLE_NAMES, LOCKS, PAYMENTS
+from streams.tables import changelog_topic_name, changelog_topic_specs
 
 
 class MigrationRefused(Exception):
@@ -65,7 +65,7 @@ def prepare(settings: PipelineSettings) -> MigrationPlan:
     admin = make_admin(settings)
     group = app_id(settings)
     _refuse_running_workers(admin, group)
-    topics = {table: changelog_topic(group, table) for table in LEGACY_TABLE_NAMES}
+    topics = {table: changelog_topic_name(group, table) for table in LEGACY_TABLE_NAMES}
     counts = partition_counts(admin, topics.values())
     old_topics = [topic for topic, count in counts.items() if count is not None]
     # Records keep their partition: the new changelog must have the same count.

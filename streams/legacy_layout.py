@@ -15,20 +15,16 @@ from typing import Final
 from confluent_kafka.admin import AdminClient
 
 from common.topics import partition_counts
+from streams.tables import changelog_topic_name
 
 DEDUPE, LOCKS, PAYMENTS = LEGACY_TABLE_NAMES = ("dedupe", "key-locks", "payments")
 MIGRATE_COMMAND: Final = "payments migrate-state"
 
 
-def changelog_topic(app_id: str, table: str) -> str:
-    """The changelog of `table`, as faust names it."""
-    return f"{app_id}-{table}-changelog"
-
-
 def legacy_changelogs(app_id: str, table_names: Collection[str]) -> list[str]:
     """The changelogs of the old layout's tables that the worker's tables (`table_names`)
     no longer include: while one of them exists, the state is in the old layout."""
-    return [changelog_topic(app_id, t) for t in LEGACY_TABLE_NAMES if t not in table_names]
+    return [changelog_topic_name(app_id, t) for t in LEGACY_TABLE_NAMES if t not in table_names]
 
 
 def refuse_legacy_layout(admin: AdminClient, app_id: str, table_names: Collection[str]) -> None:

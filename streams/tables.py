@@ -9,7 +9,6 @@ take ends with one RocksDB write batch per partition and one changelog record pe
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,13 +24,18 @@ PAYMENT_STATE: Final = "payment-state"
 TABLE_NAMES: Final = (PAYMENT_STATE,)
 
 
+def changelog_topic_name(app_id: str, table: str) -> str:
+    """The changelog topic of `table`, as faust names it."""
+    return f"{app_id}-{table}-changelog"
+
+
 def changelog_topic_specs(app_id: str, settings: PipelineSettings) -> list[TopicSpec]:
     """The table's changelog topic as faust names it, compacted as faust makes it. Created
     before faust starts: when faust creates it itself, its first rebalance can run on
     metadata that lacks it and every table write fails (`PartitionsMismatch`)."""
     return [
         TopicSpec(
-            f"{app_id}-{name}-changelog",
+            changelog_topic_name(app_id, name),
             settings.topic_partitions,
             settings.topic_replication_factor,
             {"cleanup.policy": "compact"},
@@ -78,11 +82,11 @@ class TableBatch:
     def __init__(self, table: Any) -> None:
         self._table = table
         self._read: dict[tuple[int, str], PaymentRecord | None] = {}
-        self._dirty: defaultdict[int, dict[str, PaymentRecord]] = defaultdict(dict)
+        self._dirty: dict[int, dict[str, PaymentRecord]] = {}
 
     def reader(self, partition: int) -> ReadRecord:
         def read(payment_key: str) -> PaymentRecord | None:
-            dirty = self._dirty[partition].get(payment_key)
+            dirty = self._dirty.get(partition, {}).get(payment_key)
             if dirty is not None:
                 return dirty
             cached = (partition, payment_key)
@@ -94,7 +98,7 @@ class TableBatch:
         return read
 
     def put(self, partition: int, payment_key: str, record: PaymentRecord) -> None:
-        self._dirty[partition][payment_key] = record
+        self._dirty.setdefault(partition, {})[payment_key] = record
 
     def commit(self) -> list[ChangelogRecord]:
         """Write the held records to RocksDB; returns the changelog records to send."""

@@ -22,13 +22,12 @@ from streams.legacy_layout import (
     LEGACY_TABLE_NAMES,
     LOCKS,
     PAYMENTS,
-    changelog_topic,
     refuse_legacy_layout,
 )
 from streams.payment_record import PaymentRecord
 from streams.placement import home_partition
 from streams.state_machine import PaymentState
-from streams.tables import PAYMENT_STATE
+from streams.tables import PAYMENT_STATE, changelog_topic_name
 from tests.support.cli import cli
 from tests.support.groups import member_of
 from tests.support.ports import free_port
@@ -52,7 +51,7 @@ def old_layout(settings: PipelineSettings) -> None:
     """The pipeline's topics, and the three changelogs as a worker of the old layout left
     them."""
     group = app_id(settings)
-    topics = {table: changelog_topic(group, table) for table in LEGACY_TABLE_NAMES}
+    topics = {table: changelog_topic_name(group, table) for table in LEGACY_TABLE_NAMES}
     specs = [TopicSpec(t, PARTITIONS, 1, {"cleanup.policy": "compact"}) for t in topics.values()]
     create_topics(make_admin(settings), [*pipeline_topic_specs(settings), *specs])
     paid, locked = home_partition(PAID, PARTITIONS), home_partition(LOCKED, PARTITIONS)
@@ -107,9 +106,9 @@ def test_the_old_layout_is_refused_until_migrate_state_has_moved_it(
     assert "dedupe entries without a payment key, left out: 1" in output
     assert "payments with parked events, their key locks left out: 1" in output
 
-    old = [changelog_topic(group, table) for table in LEGACY_TABLE_NAMES]
+    old = [changelog_topic_name(group, table) for table in LEGACY_TABLE_NAMES]
     assert set(partition_counts(make_admin(settings), old).values()) == {None}
-    migrated = latest_entries(settings, changelog_topic(group, PAYMENT_STATE))
+    migrated = latest_entries(settings, changelog_topic_name(group, PAYMENT_STATE))
     events = [("evt_1", 1000, "raw/0/1"), ("evt_2", 2000, "raw/0/2")]
     assert sorted(migrated, key=lambda e: e.key) == [
         Entry(home_partition(LOCKED, PARTITIONS), LOCKED, _encoded(state(21), [])),
@@ -129,8 +128,10 @@ def test_a_migration_whose_deletion_stopped_midway_only_deletes_what_is_left(
     old_layout(settings)
     group = app_id(settings)
     assert cli(settings, "migrate-state")[0] == 0
-    migrated = latest_entries(settings, changelog_topic(group, PAYMENT_STATE))
-    locks = TopicSpec(changelog_topic(group, LOCKS), PARTITIONS, 1, {"cleanup.policy": "compact"})
+    migrated = latest_entries(settings, changelog_topic_name(group, PAYMENT_STATE))
+    locks = TopicSpec(
+        changelog_topic_name(group, LOCKS), PARTITIONS, 1, {"cleanup.policy": "compact"}
+    )
     create_topics(make_admin(settings), [locks])  # as if its deletion had failed
 
     code, output = cli(settings, "migrate-state")
@@ -138,7 +139,7 @@ def test_a_migration_whose_deletion_stopped_midway_only_deletes_what_is_left(
     assert code == 0, output
     assert f"left to delete: {locks.name}" in output
     assert partition_counts(make_admin(settings), [locks.name]) == {locks.name: None}
-    assert latest_entries(settings, changelog_topic(group, PAYMENT_STATE)) == migrated
+    assert latest_entries(settings, changelog_topic_name(group, PAYMENT_STATE)) == migrated
 
 
 def _encoded(state_json: bytes, events: list[tuple[str, int, str]]) -> bytes:
