@@ -10,9 +10,10 @@ per-message paths, each through one function here:
   (`set_persisted_offset`), so a restart restores only what follows;
 - outputs are produced as one batch per topic partition (`send_batches`);
 - a record's offset becomes committable only once everything it caused is on the broker
-  (`hold` / `release`), not when its take ends;
-- a retry tier partition faust resumed without seeking it after a rebalance is found by
-  its missing committed offset (`committed_offset`, `streams.resume`).
+  (`hold` / `release`), not when its take ends.
+
+And it closes the ways a faust rebalance can skip records of a source topic
+(`guard_rebalances`).
 
 `tests/unit/streams/test_engine.py` fails when a faust or aiokafka upgrade changes any of
 these; read it before upgrading either.
@@ -21,7 +22,7 @@ these; read it before upgrading either.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -169,11 +170,76 @@ def stop_waiting_for(app: faust.App, message: Any) -> None:
     cast(Any, app.consumer)._unacked_messages.discard(message)
 
 
-def committed_offset(app: faust.App, partition: TP) -> int | None:
-    """The offset faust last committed or sought `partition` to; None when it did neither
-    (after a rebalance: a partition faust resumed without seeking it)."""
-    offset: int | None = cast(Any, app.consumer)._committed_offset.get(partition)
-    return offset
+def guard_rebalances(app: faust.App, sources: Collection[str]) -> None:
+    """Keep faust's rebalances from skipping records of the `sources` topics.
+
+    faust resumes the streams once the tables are recovered: it resumes the partitions,
+    then seeks them to their committed offsets, with the fetcher already running. Records
+    fetched in between are read from before the seek and are lost to the streams, yet
+    faust's read offsets pass them, and the first commit after the seek counts the span as
+    a gap and commits past it. And aiokafka's `seek_to_committed` seeks only offsets above
+    0: a partition without one (new after a scale, or whose first record the gate holds)
+    keeps whatever position it had.
+
+    So from the moment the tables are recovered (`on_rebalance_complete`) until the seek
+    is done, no record of a source partition is fetched, and the seek moves each source
+    partition without a committed offset to its first record. A partition whose records
+    were processed but not yet committed is read again from there: the dedupe ids in each
+    payment's record absorb the repeats.
+    """
+    thread = cast(Any, app.consumer)._thread
+    guard = _RebalanceGuard(frozenset(sources))
+    fetch_records, seek_to_committed = thread._fetch_records, thread.seek_to_committed
+
+    async def guarded_fetch(consumer: Any, active: Set[TP], **options: Any) -> Any:
+        return await fetch_records(consumer, _Fetchable(active, guard), **options)
+
+    async def guarded_seek() -> Mapping[TP, int | None]:
+        committed: Mapping[TP, int | None] = await seek_to_committed()
+        unsought = [p for p, offset in committed.items() if p.topic in guard.sources and not offset]
+        if unsought:
+            await thread.seek_to_beginning(*unsought)
+        guard.seeking = False  # faust updates its read offsets before any fetch is served
+        return committed
+
+    async def on_tables_recovered(*_: Any, **__: Any) -> None:
+        guard.seeking = True
+
+    thread._fetch_records, thread.seek_to_committed = guarded_fetch, guarded_seek
+    app.on_rebalance_complete.connect(on_tables_recovered)
+
+
+class _RebalanceGuard:
+    def __init__(self, sources: frozenset[str]) -> None:
+        self.sources = sources
+        self.seeking = False
+
+
+class _Fetchable(Set[TP]):
+    """The partitions a fetch may return records of: faust's live set of active ones,
+    without the sources while a rebalance is being sought. Never false: aiokafka returns
+    every partition's records when the set it holds is empty (`Fetcher.fetched_records`:
+    `if partitions and tp not in partitions`); a fetch waits on it up to a second, and a
+    rebalance that pauses every partition meanwhile would have it hand faust records faust
+    then drops, with aiokafka's positions past them."""
+
+    def __init__(self, active: Set[TP], guard: _RebalanceGuard) -> None:
+        self._active = active
+        self._guard = guard
+
+    def __contains__(self, partition: object) -> bool:
+        if self._guard.seeking and getattr(partition, "topic", None) in self._guard.sources:
+            return False
+        return partition in self._active
+
+    def __iter__(self) -> Iterator[TP]:
+        return (partition for partition in self._active if partition in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:  # empty means none, never all
+        return True
 
 
 def tp(topic: str, partition: int) -> TP:

@@ -23,13 +23,13 @@ expected one, after a release, means "seek again" (it is itself fetched again, s
 that still lost the race is followed by another).
 
 A hold belongs to the partition's assignment to this worker. A revoke ends it (`forget`);
-the next owner, this worker again or another, starts from the committed offset, which faust
-seeks to and resumes once the tables are recovered. A new assignment ends any hold on a
-partition outside it (`forget_unassigned`): the gate holds only what the worker owns,
-whatever reached it before. Each hold owns its timer and its release: a release still on
-its way from before a rebalance cannot end a hold armed after it, and one that fails is
-tried again, never dropped (a hold left without a timer skips all of its partition's
-records).
+the next owner, this worker again or another, starts from the committed offset (or, with
+none, the first record: `engine.guard_rebalances`) once the tables are recovered. A new
+assignment ends any hold on a partition outside it (`forget_unassigned`): the gate holds
+only what the worker owns, whatever reached it before. Each hold owns its timer and its
+release: a release still on its way from before a rebalance cannot end a hold armed after
+it, and one that fails is tried again, never dropped (a hold left without a timer skips all
+of its partition's records).
 """
 
 from __future__ import annotations
@@ -119,13 +119,6 @@ class DueGate:
     def forget_unassigned(self, assigned: Collection[TP]) -> None:
         """Partitions were assigned: holds on any other partition end."""
         self.forget({*self._held, *self._expected} - set(assigned))
-
-    def rewind(self, starts: Mapping[TP, int]) -> None:
-        """Partitions that must start again at `starts` (`streams.resume`): each is held,
-        and released at once, as a held partition is when due."""
-        for tp, offset in starts.items():
-            if tp not in self._held:
-                self._hold(tp, offset, 0.0)
 
     @property
     def held(self) -> int:

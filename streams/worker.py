@@ -52,7 +52,6 @@ from streams.observe import (
 from streams.placement import home_partition
 from streams.process import step
 from streams.records import Inbound, Outbound
-from streams.resume import RewindUnsought
 from streams.retry import seconds_late, seconds_overdue, seconds_until_due
 from streams.route import Policy, Step, StepOutcome
 from streams.tables import TABLE_NAMES, ChangelogRecord, PaymentTable, changelog_topic_specs
@@ -83,8 +82,9 @@ class StreamsWorker:
         self.table = PaymentTable(self.app, settings)
         self.policy = Policy.from_settings(settings)
         self._clock = clock
-        self._gate = DueGate(self.app.consumer)
         self._topics = topics = settings.topics
+        engine.guard_rebalances(self.app, [topics.raw_webhooks, *topics.retry])
+        self._gate = DueGate(self.app.consumer)
         self._topic_prefix = settings.topic_prefix
         self._in_flight: deque[asyncio.Future[None]] = deque()
         self._agent(topics.raw_webhooks, self._consume_raw)
@@ -92,7 +92,6 @@ class StreamsWorker:
             self._agent(tier, self._consume_tier)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
-        self.app.sensors.add(RewindUnsought(self.app, self._gate, topics.retry))
         self.app.timer(PERSIST_OFFSETS_SECONDS)(self._persist_offsets)
 
     def _agent(self, topic: str, consume: Callable[[Any], Any]) -> None:

@@ -27,6 +27,7 @@ from streams.placement import home_partition
 from streams.tables import TABLE_NAMES, changelog_topic_specs
 from streams.worker import app_id
 from tests.support.cli import cli
+from tests.support.groups import worker_owners_of
 from tests.support.ingress import app_client
 from tests.support.sink import payment_rows, row_counts, sink_running
 from tests.support.webhooks import lifecycle, signed
@@ -95,7 +96,7 @@ async def test_scaling_from_4_to_8_partitions_under_load_keeps_every_event_once(
         await until(lambda: processed(workers, "w1") > 0)
         workers.start(scaled, "w2")
         joined.set()
-        await until(lambda: owners_of(settings.topics.raw_webhooks, settings) == 2)
+        await until(lambda: worker_owners_of(settings, settings.topics.raw_webhooks) == 2)
         sharing.set()
         await loading
 
@@ -134,16 +135,6 @@ def thirds(items: list[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
 
 def applied(settings: PipelineSettings) -> int:
     return row_counts(settings.database_url)["webhook_events"]
-
-
-def owners_of(topic: str, settings: PipelineSettings) -> int:
-    """Members of the worker group that own partitions of `topic`."""
-    group = app_id(settings)
-    admin = make_admin(settings)  # referenced until the answer came: it serves the future
-    members = admin.describe_consumer_groups([group], request_timeout=10)[group].result().members
-    return sum(
-        any(tp.topic == topic for tp in member.assignment.topic_partitions) for member in members
-    )
 
 
 def processed(workers: Workers, worker_id: str) -> float:

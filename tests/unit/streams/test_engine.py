@@ -9,8 +9,11 @@ from typing import Any, cast
 
 import aiokafka
 import faust
+from aiokafka.consumer.fetcher import Fetcher
 from faust.stores.rocksdb import Store
-from faust.transport.consumer import Consumer
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer, ThreadDelegateConsumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread as ConsumerThread
 from faust.transport.drivers.aiokafka import Producer
 from faust.types.tuples import Message
 
@@ -73,7 +76,31 @@ def test_a_take_acks_its_events_when_the_next_take_starts_whatever_happened() ->
     assert "await self.ack(event)" in source
 
 
-def test_the_consumer_tracks_unacked_messages_and_committed_offsets_by_those_names() -> None:
-    source = inspect.getsource(Consumer.__init__)
-    assert "self._unacked_messages" in source
-    assert "self._committed_offset" in source
+def test_the_consumer_tracks_unacked_messages_by_that_name() -> None:
+    assert "self._unacked_messages" in inspect.getsource(Consumer.__init__)
+
+
+def test_faust_resumes_the_partitions_before_it_seeks_them_after_signalling_recovery() -> None:
+    """Why `guard_rebalances` holds source fetches from the signal until the seek."""
+    for step in (Recovery._resume_streams, Recovery.on_recovery_completed):
+        source = inspect.getsource(step)
+        signal = source.index("on_rebalance_complete.send()")
+        assert signal < source.index("resume_partitions(") < source.index("perform_seek()")
+
+
+def test_faust_fetches_through_its_thread_with_its_live_set_of_active_partitions() -> None:
+    source = inspect.getsource(ConsumerThread._fetch_records)
+    assert "fetcher.fetched_records(\n                    active_partitions," in source
+    fetched = inspect.getsource(Fetcher.fetched_records)
+    assert "if partitions and tp not in partitions:" in fetched
+
+
+def test_faust_seeks_through_its_thread_which_seeks_committed_offsets_above_0_only() -> None:
+    perform_seek = inspect.getsource(Consumer.perform_seek)
+    assert "await self.seek_to_committed()" in perform_seek
+    assert "self._thread.seek_to_committed()" in inspect.getsource(
+        ThreadDelegateConsumer.seek_to_committed
+    )
+    seek = inspect.getsource(aiokafka.AIOKafkaConsumer.seek_to_committed)
+    assert "if offset and offset > 0:" in seek
+    assert callable(ConsumerThread.seek_to_beginning)

@@ -202,16 +202,3 @@ async def test_a_release_of_a_partition_no_longer_assigned_ends_its_hold(
     assert gate.held == 0
     assert ("resume", {A}) not in consumer.calls
     assert gate.admit(A, 7, 0.0)  # assigned again later: read from the committed offset
-
-
-async def test_a_rewound_partition_starts_again_at_the_given_offset(
-    gate: DueGate, consumer: FakeConsumer, clock: FakeClock
-) -> None:
-    """faust resumed it past records it dropped (`streams.resume`)."""
-    gate.admit(B, 3, 5.0)
-    gate.rewind({A: 0, B: 0})
-    assert not gate.admit(A, 14, 0.0)  # what the consumer would have delivered next
-    await clock.advance(0.0)
-    assert consumer.calls == [("pause", {B}), ("pause", {A}), ("seek", {A: 0}), ("resume", {A})]
-    assert gate.admit(A, 0, 0.0)
-    assert gate.held == 1  # B's hold stands: its release seeks it back anyway
