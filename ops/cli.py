@@ -433,6 +433,10 @@ def bench_e2e(
     connections: Connections = 64,
     generators: Annotated[int, typer.Option(min=1, help="Load generator processes.")] = 1,
     durable: BenchDurability = True,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Record the components' /metrics here (`payments metrics plot`)."),
+    ] = None,
 ) -> None:
     """The whole pipeline under sustained signed-webhook load: ingress, `workers` streams
     workers and the sink into PostgreSQL (DATABASE_URL), with the broker at
@@ -444,7 +448,7 @@ def bench_e2e(
     requests = round(rate * duration)
     load = Load(requests, duration, connections, generators, rate, paypal_share=0.5)
     configure_logging("WARNING", component="bench")
-    result = run(PipelineSettings(), load, workers, durable=durable)
+    result = run(PipelineSettings(), load, workers, durable=durable, record=record)
     typer.echo(result.report())
     if not result.exactly_once:
         raise typer.Exit(1)

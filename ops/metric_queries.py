@@ -23,10 +23,7 @@ class RateSum:
     matchers: tuple[tuple[str, str], ...] = ()
 
     def expr(self, window: str) -> str:
-        selector = self.metric
-        if self.matchers:
-            selector += "{" + ", ".join(f'{k}="{v}"' for k, v in self.matchers) + "}"
-        inner = f"rate({selector}[{window}])"
+        inner = f"rate({_selector(self.metric, self.matchers)}[{window}])"
         return f"sum by ({', '.join(self.by)}) ({inner})" if self.by else f"sum({inner})"
 
     def evaluate(self, scrapes: Sequence[Scrape], window: float) -> dict[str, list[Point]]:
@@ -41,13 +38,15 @@ class Quantile:
     histogram: str
     q: float
     legend: str
+    matchers: tuple[tuple[str, str], ...] = ()
 
     def expr(self, window: str) -> str:
-        rates = f"rate({self.histogram}_bucket[{window}])"
+        rates = f"rate({_selector(self.histogram + '_bucket', self.matchers)}[{window}])"
         return f"histogram_quantile({self.q}, sum by (le) ({rates}))"
 
     def evaluate(self, scrapes: Sequence[Scrape], window: float) -> dict[str, list[Point]]:
-        rates = rate_each(select(scrapes, f"{self.histogram}_bucket", {}), window)
+        buckets = select(scrapes, f"{self.histogram}_bucket", dict(self.matchers))
+        rates = rate_each(buckets, window)
         return {self.legend: quantile_over_time(self.q, rates)}
 
 
@@ -67,6 +66,12 @@ class MaxBy:
 
 
 Query = RateSum | Quantile | MaxBy
+
+
+def _selector(metric: str, matchers: tuple[tuple[str, str], ...]) -> str:
+    if not matchers:
+        return metric
+    return metric + "{" + ", ".join(f'{k}="{v}"' for k, v in matchers) + "}"
 
 
 def _legends(template: str, series: dict[Labels, list[Point]]) -> dict[str, list[Point]]:

@@ -56,6 +56,22 @@ PANELS = (
         log_scale=True,
     ),
     Panel(
+        "Stage latency (p99)",
+        "seconds",
+        (
+            Quantile("payments_ingress_produce_duration_seconds", 0.99, "ingress → broker ack"),
+            Quantile(
+                "payments_worker_input_age_seconds",
+                0.99,
+                "raw-webhooks → worker",
+                (("source", "raw"),),
+            ),
+            Quantile("payments_sink_input_age_seconds", 0.99, "payment-events → row committed"),
+            Quantile("payments_sink_end_to_end_seconds", 0.99, "received → row committed"),
+        ),
+        log_scale=True,
+    ),
+    Panel(
         "Consumer lag",
         "records",
         (
@@ -95,9 +111,12 @@ def panel_series(panel: Panel, scrapes: Sequence[Scrape], window: float) -> dict
 
 def draw(scrapes: Sequence[Scrape], window: float, title: str) -> Figure:
     start = min((s.t for s in scrapes), default=0.0)
-    figure = Figure(figsize=(14, 9), layout="constrained")
+    figure = Figure(figsize=(14, 13), layout="constrained")
     figure.suptitle(f"{title} (rates and quantiles over {window:g} s; series at 0 not drawn)")
-    for axes, panel in zip(figure.subplots(2, 2, sharex=True).flat, PANELS, strict=True):
+    grid = figure.subplots((len(PANELS) + 1) // 2, 2, sharex=True).flat
+    for spare in grid[len(PANELS) :]:
+        spare.set_visible(False)
+    for axes, panel in zip(grid, PANELS, strict=False):
         axes.set_title(panel.title)
         axes.set_xlabel("seconds since the recording started")
         axes.set_ylabel(panel.unit)

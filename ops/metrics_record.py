@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,26 +43,37 @@ def record(
     duration: float,
     interval: float = 1.0,
     clock: Callable[[], float] = time.time,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Scrape every target once per `interval` for `duration` seconds (Ctrl-C ends it
-    early); returns the rounds. A round's scrapes all carry its start time."""
+    """Scrape every target once per `interval` for `duration` seconds (Ctrl-C or `stop`
+    ends it early); returns the rounds. A round's scrapes all carry its start time."""
     rounds = 0
     started = time.monotonic()
     with httpx.Client(timeout=max(interval / 2, 0.2)) as client:
         try:
-            while time.monotonic() - started < duration:
+            while time.monotonic() - started < duration and not (stop and stop.is_set()):
                 t = clock()
                 for job, url in targets.items():
                     out.write(to_line(scrape(client, job, url, t)) + "\n")
                 out.flush()
                 rounds += 1
-                time.sleep(max(0.0, started + rounds * interval - time.monotonic()))
+                pause = max(0.0, started + rounds * interval - time.monotonic())
+                if stop is None:
+                    time.sleep(pause)
+                else:
+                    stop.wait(pause)
         except KeyboardInterrupt:
             pass
     return rounds
 
 
-def record_to_file(targets: Mapping[str, str], path: Path, duration: float, interval: float) -> int:
+def record_to_file(
+    targets: Mapping[str, str],
+    path: Path,
+    duration: float,
+    interval: float,
+    stop: threading.Event | None = None,
+) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:
-        return record(targets, out, duration, interval)
+        return record(targets, out, duration, interval, stop=stop)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import subprocess  # nosec B404
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -45,6 +46,7 @@ from ops.bench.probes import Components
 from ops.bench.stages import Quantiles, format_stages, stage_latencies
 from ops.bench.worker import worker_env
 from ops.local_postgres import Durability, create_database, drop_database, set_durability
+from ops.metrics_record import record_to_file
 from ops.processes import free_port, spawn, terminate_group
 from sinks.database import make_engine
 from sinks.migrate import upgrade
@@ -53,6 +55,8 @@ from streams.worker import app_id
 
 READY_SECONDS = 120.0
 DRAIN_SECONDS = 600.0
+#: A recording ends with the run, and at the latest after this.
+RECORD_LIMIT_SECONDS = 4 * 3600.0
 MIB = 1024 * 1024
 
 
@@ -117,9 +121,16 @@ class E2eResult:
 
 
 def bench_e2e(
-    settings: PipelineSettings, load: Load, workers: int, *, durable: bool = True
+    settings: PipelineSettings,
+    load: Load,
+    workers: int,
+    *,
+    durable: bool = True,
+    record: Path | None = None,
 ) -> E2eResult:
-    """One run; `durable` False measures without production durability (and says so)."""
+    """One run; `durable` False measures without production durability (and says so);
+    `record`: a file to record the components' /metrics into, every second from the load's
+    start until the pipeline has drained (`payments metrics plot` draws it)."""
     run_id = uuid.uuid4().hex[:8]
     scratch = settings.model_copy(
         update={
@@ -151,6 +162,8 @@ def bench_e2e(
         components = Components.find(
             pids, _broker_port(settings), make_url(database_url).port or 5432
         )
+        if record is not None:
+            stack.enter_context(_recording(metrics_ports, record))
         before, rss_before = components.cpu_seconds(), components.rss_bytes()
         ingress = run_against(port, load, directory)
         after, rss_after = components.cpu_seconds(), components.rss_bytes()
@@ -164,6 +177,26 @@ def bench_e2e(
         workers, load, ingress, rows, distinct, quantiles, lag, drained, cpu,
         (rss_before, rss_after), stages, durability,
     )  # fmt: skip
+
+
+@contextmanager
+def _recording(metrics_ports: Mapping[str, list[int]], out: Path) -> Iterator[None]:
+    """Scrape every component's /metrics into `out` until the block ends."""
+    targets = {
+        f"{name}{n or ''}": f"http://127.0.0.1:{port}/metrics"
+        for name, ports in metrics_ports.items()
+        for n, port in enumerate(ports)
+    }
+    stop = threading.Event()
+    recorder = threading.Thread(
+        target=record_to_file, args=(targets, out, RECORD_LIMIT_SECONDS, 1.0, stop), daemon=True
+    )
+    recorder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        recorder.join()
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,12 +13,13 @@ from ops.bench.e2e import bench_e2e
 from ops.bench.ingress import Load
 from ops.bench.stages import STAGES
 from ops.local_postgres import Durability, LocalPostgres, PostgresError
+from ops.recording import from_lines
 
 COMPONENTS = {"ingress", "worker", "sink", "broker", "postgresql"}
 
 
 def test_a_short_run_writes_every_accepted_webhook_once_and_reports_each_figure(
-    make_settings: Callable[..., PipelineSettings], durable_postgres: LocalPostgres
+    make_settings: Callable[..., PipelineSettings], durable_postgres: LocalPostgres, tmp_path: Path
 ) -> None:
     settings = make_settings(
         database_url=durable_postgres.admin_url, worker_session_timeout_seconds=6
@@ -25,7 +27,8 @@ def test_a_short_run_writes_every_accepted_webhook_once_and_reports_each_figure(
     # Signed as it goes, as a soak is.
     load = Load(requests=200, duration=5, connections=4, workers=1, rate=40, presign_seconds=0)
 
-    result = bench_e2e(settings, load, workers=1)
+    recording = tmp_path / "run.jsonl"
+    result = bench_e2e(settings, load, workers=1, record=recording)
 
     report = result.report()
     assert result.accepted >= 150  # a few may be cut off by the window's end
@@ -48,6 +51,17 @@ def test_a_short_run_writes_every_accepted_webhook_once_and_reports_each_figure(
     for title, (p50, p99) in result.stages.items():
         assert 0 < p50 <= p99 < 60, title
         assert title in report
+    # the recording covers the load: the sink's rows appear in it, from every component
+    with recording.open() as lines:
+        scrapes = from_lines(lines)
+    assert {scrape.job for scrape in scrapes} == {"ingress", "worker", "sink"}
+    written = [
+        sample.value
+        for scrape in scrapes
+        for sample in scrape.samples
+        if sample.name == "payments_sink_events_written_total"
+    ]
+    assert max(written) >= result.accepted
 
 
 def test_a_server_without_production_durability_is_refused_unless_asked_for(
