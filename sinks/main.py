@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from prometheus_client import start_http_server
 
@@ -20,6 +21,23 @@ from sinks.service import Sink, SinkOptions
 from sinks.store import Store
 
 log = logging.getLogger("payments.sink")
+
+#: The cyclic garbage collector's first-generation threshold while a sink runs (Python's
+#: default is 700). Each batch allocates tens of thousands of short-lived objects (decoded
+#: events, rows) that are freed by reference counting; at the default threshold the
+#: collector keeps walking them while they are alive, for nothing.
+SINK_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def sink_gc_threshold() -> Iterator[None]:
+    """The collector tuned for the sink's allocations, restored on exit."""
+    before = gc.get_threshold()
+    gc.set_threshold(SINK_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def sink_options(settings: PipelineSettings) -> SinkOptions:
@@ -47,9 +65,14 @@ async def running_sink(
         await producer.start()
         await consumer.start()
         options = sink_options(settings)
-        yield Sink(
-            consumer, producer, Store(engine), options, before_offset_commit=before_offset_commit
-        )
+        with sink_gc_threshold():
+            yield Sink(
+                consumer,
+                producer,
+                Store(engine),
+                options,
+                before_offset_commit=before_offset_commit,
+            )
     finally:
         await consumer.stop()
         await producer.stop()

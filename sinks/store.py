@@ -72,7 +72,7 @@ def insert_values(connection: Connection, table: Table, rows: list[Row]) -> None
 def copy_then_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
     names = tuple(rows[0])
     stage = staging_table(table, names)
-    connection.execute(CreateTable(stage, if_not_exists=True))
+    connection.exec_driver_sql(create_staging_sql(stage, connection.dialect))
     copy_rows(connection, stage, rows)
     insert = postgresql.insert(table).from_select(names, select(*stage.c))
     connection.execute(with_conflict_rule(insert, table))
@@ -102,6 +102,13 @@ def copy_rows(connection: Connection, stage: Table, rows: list[Row]) -> None:
 def copy_types(stage: Table, dialect: Dialect) -> list[str]:
     """psycopg's names of `stage`'s column types: "VARCHAR(16)" -> "varchar"."""
     return [column.type.compile(dialect).split("(")[0].lower() for column in stage.c]
+
+
+@cache
+def create_staging_sql(stage: Table, dialect: Dialect) -> str:
+    """`CREATE TEMPORARY TABLE IF NOT EXISTS` for `stage`, compiled once: SQLAlchemy caches
+    the compiled form of DML statements but not of DDL."""
+    return str(CreateTable(stage, if_not_exists=True).compile(dialect=dialect))
 
 
 @cache
