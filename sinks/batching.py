@@ -7,22 +7,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
-    """A batch closes as soon as it holds records and the input has none left (waiting any
-    longer would only add latency: under load, what arrives while a batch is written makes
-    the next one larger), at `max_size` records (bounds a transaction), or `max_wait`
-    seconds after it opened (bounds the latency under a steady trickle)."""
+    """A batch closes at `max_size` records or `max_wait` seconds after it opened, whichever
+    comes first: size bounds a transaction, time bounds the latency of a quiet stream."""
 
     max_size: int
     max_wait: float
 
-    def next_fetch(self, size: int, age: float, drained: bool) -> tuple[int, float] | None:
+    def next_fetch(self, size: int, age: float) -> tuple[int, float] | None:
         """(at most this many records, waiting at most this many seconds) for the next
-        fetch, or None when the batch is due. `drained`: the last fetch found nothing."""
-        if size >= self.max_size or age >= self.max_wait or (size and drained):
+        fetch, or None when the batch is due."""
+        if size >= self.max_size or age >= self.max_wait:
             return None
-        if size:  # take only what is already there
-            return self.max_size - size, 0.0
-        return self.max_size, self.max_wait - age
+        return self.max_size - size, self.max_wait - age
 
 
 def backoff_seconds(attempt: int, first: float, cap: float) -> float:

@@ -85,15 +85,12 @@ class Sink:
         records: list[KafkaRecord] = []
         opened = time.monotonic()
         limits = self._options.limits
-        drained = False
-        while fetch := limits.next_fetch(len(records), time.monotonic() - opened, drained):
+        while fetch := limits.next_fetch(len(records), time.monotonic() - opened):
             max_records, wait = fetch
             fetched = await self._consumer.getmany(
-                timeout_ms=int(wait * 1000), max_records=max_records
+                timeout_ms=max(1, int(wait * 1000)), max_records=max_records
             )
-            more = [record for batch in fetched.values() for record in batch]
-            drained = not more
-            records.extend(more)
+            records.extend(record for batch in fetched.values() for record in batch)
         return records
 
     async def _handle(self, records: Sequence[KafkaRecord], stop: asyncio.Event) -> None:
