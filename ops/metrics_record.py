@@ -45,18 +45,21 @@ def record(
     clock: Callable[[], float] = time.time,
     stop: threading.Event | None = None,
 ) -> int:
-    """Scrape every target once per `interval` for `duration` seconds (Ctrl-C or `stop`
-    ends it early); returns the rounds. A round's scrapes all carry its start time."""
+    """Scrape every target once per `interval` for `duration` seconds (Ctrl-C ends it
+    early; `stop`, after one last round); returns the rounds. A round's scrapes all carry
+    its start time."""
     rounds = 0
     started = time.monotonic()
     with httpx.Client(timeout=max(interval / 2, 0.2)) as client:
         try:
-            while time.monotonic() - started < duration and not (stop and stop.is_set()):
+            while time.monotonic() - started < duration:
                 t = clock()
                 for job, url in targets.items():
                     out.write(to_line(scrape(client, job, url, t)) + "\n")
                 out.flush()
                 rounds += 1
+                if stop is not None and stop.is_set():
+                    break
                 pause = max(0.0, started + rounds * interval - time.monotonic())
                 if stop is None:
                     time.sleep(pause)
