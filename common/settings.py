@@ -42,6 +42,10 @@ class TopicNames:
     def all(self) -> tuple[str, ...]:
         return (self.raw_webhooks, *self.retry, self.dlq, self.payment_events)
 
+    def worker_sources(self) -> tuple[str, ...]:
+        """The topics the streams worker consumes: raw-webhooks and the retry tiers."""
+        return (self.raw_webhooks, *self.retry)
+
 
 class PipelineSettings(BaseSettings):
     """Configuration from the environment (or a `.env` file); names as in docs/design.md."""

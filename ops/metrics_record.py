@@ -48,6 +48,7 @@ def record(
     """Scrape every target once per `interval` for `duration` seconds (Ctrl-C ends it
     early; `stop`, after one last round); returns the rounds. A round's scrapes all carry
     its start time."""
+    stop = stop or threading.Event()
     rounds = 0
     started = time.monotonic()
     with httpx.Client(timeout=max(interval / 2, 0.2)) as client:
@@ -58,13 +59,9 @@ def record(
                     out.write(to_line(scrape(client, job, url, t)) + "\n")
                 out.flush()
                 rounds += 1
-                if stop is not None and stop.is_set():
+                if stop.is_set():
                     break
-                pause = max(0.0, started + rounds * interval - time.monotonic())
-                if stop is None:
-                    time.sleep(pause)
-                else:
-                    stop.wait(pause)
+                stop.wait(max(0.0, started + rounds * interval - time.monotonic()))
         except KeyboardInterrupt:
             pass
     return rounds

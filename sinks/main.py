@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from prometheus_client import start_http_server
 
 from common.kafka import make_aiokafka_consumer, make_aiokafka_producer
 from common.lag_exporter import ConsumerLagExporter
+from common.runtime import first_generation_threshold
 from common.settings import PipelineSettings
 from sinks.batching import BatchLimits
 from sinks.database import make_engine
@@ -22,22 +22,9 @@ from sinks.store import Store
 
 log = logging.getLogger("payments.sink")
 
-#: The cyclic garbage collector's first-generation threshold while a sink runs (Python's
-#: default is 700). Each batch allocates tens of thousands of short-lived objects (decoded
-#: events, rows) that are freed by reference counting; at the default threshold the
-#: collector keeps walking them while they are alive, for nothing.
+#: The garbage collector's first-generation threshold while a sink runs: each batch
+#: allocates tens of thousands of short-lived objects (decoded events, rows).
 SINK_GC_THRESHOLD = 10_000
-
-
-@contextmanager
-def sink_gc_threshold() -> Iterator[None]:
-    """The collector tuned for the sink's allocations, restored on exit."""
-    before = gc.get_threshold()
-    gc.set_threshold(SINK_GC_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def sink_options(settings: PipelineSettings) -> SinkOptions:
@@ -65,7 +52,7 @@ async def running_sink(
         await producer.start()
         await consumer.start()
         options = sink_options(settings)
-        with sink_gc_threshold():
+        with first_generation_threshold(SINK_GC_THRESHOLD):
             yield Sink(
                 consumer,
                 producer,

@@ -83,7 +83,7 @@ class StreamsWorker:
         self.policy = Policy.from_settings(settings)
         self._clock = clock
         self._topics = topics = settings.topics
-        engine.guard_rebalances(self.app, [topics.raw_webhooks, *topics.retry])
+        engine.guard_rebalances(self.app, topics.worker_sources())
         self._gate = DueGate(self.app.consumer)
         self._topic_prefix = settings.topic_prefix
         self._in_flight: deque[asyncio.Future[None]] = deque()
@@ -241,7 +241,7 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
 
     admin = make_admin(settings)
     refuse_legacy_layout(admin, app_id(settings), TABLE_NAMES)
-    sources = [settings.topics.raw_webhooks, *settings.topics.retry]
+    sources = settings.topics.worker_sources()
     ConsumerLagExporter(settings, app_id(settings), sources, overdue=seconds_overdue).start()
     # uvloop: the worker is bound by the event loop's per-message overhead.
     mode.loop.use("uvloop")
@@ -250,7 +250,7 @@ def run(settings: PipelineSettings, metrics_host: str) -> None:
     # faust compares the live counts of a source topic and its changelog, not the count the
     # table is declared with: a worker left at the old TOPIC_PARTITIONS after a scale would
     # run, and forward records to the wrong partitions.
-    inputs = [settings.topics.raw_webhooks, *settings.topics.retry, *(c.name for c in changelogs)]
+    inputs = [*sources, *(c.name for c in changelogs)]
     if wrong := mismatched_partitions(admin, inputs, settings.topic_partitions):
         raise SystemExit(f"TOPIC_PARTITIONS is {settings.topic_partitions}, but {', '.join(wrong)}")
     tables = dict(zip(TABLE_NAMES, (c.name for c in changelogs), strict=True))

@@ -306,7 +306,7 @@ def _lag(admin: AdminClient, settings: PipelineSettings, groups: list[str]) -> d
     topics = settings.topics
     worker_group, sink_group = groups
     reads = {
-        worker_group: {topics.raw_webhooks, *topics.retry},
+        worker_group: set(topics.worker_sources()),
         sink_group: {topics.payment_events},
     }
     reports = describe_topics(settings, set().union(*reads.values()), groups)

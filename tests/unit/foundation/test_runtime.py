@@ -1,11 +1,14 @@
-"""Startup objects are frozen out of the garbage collector's full collections."""
+"""Startup objects are frozen out of the garbage collector's full collections; a service
+can raise the youngest generation's threshold while it runs."""
 
 import gc
 from collections.abc import Iterator
 
 import pytest
 
-from common.runtime import freeze_startup_objects
+from common.runtime import first_generation_threshold, freeze_startup_objects
+
+RAISED = 10_000
 
 
 @pytest.fixture
@@ -25,3 +28,10 @@ def test_objects_alive_at_startup_are_frozen_and_later_garbage_is_still_collecte
     cycle.append(cycle)  # garbage only the collector can free
     del cycle
     assert gc.collect() >= 1
+
+
+def test_the_first_generation_threshold_is_raised_within_the_block_then_restored() -> None:
+    before = gc.get_threshold()
+    with first_generation_threshold(RAISED):
+        assert gc.get_threshold() == (RAISED, *before[1:])
+    assert gc.get_threshold() == before
