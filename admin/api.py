@@ -12,7 +12,6 @@ its thread pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -20,6 +19,7 @@ from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import Engine
 
 from admin.auth import TokenBook, require_token
+from admin.forms import in_utc
 from admin.reads import EventFilter, read_events, read_payment
 from admin.views import DlqSummary, EventPage, PaymentView, dlq_summary
 from common.settings import PipelineSettings
@@ -80,13 +80,4 @@ def create_admin_router(
     return router
 
 
-def _in_utc(moment: datetime) -> datetime:
-    """`moment` in UTC; a ValueError (422) for one that has no UTC time (year 1 east of
-    Greenwich, year 9999 west of it)."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time is out of range in UTC") from None
-
-
-UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+UtcMoment = Annotated[AwareDatetime, AfterValidator(in_utc)]

@@ -48,7 +48,19 @@ def moment(value: str | None, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(chosen)
     except ValueError:
         raise ConsoleRefusal(400, f"{field}: not a date and time (YYYY-MM-DDTHH:MM)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return in_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    except ValueError as error:
+        raise ConsoleRefusal(400, f"{field}: {error}") from None
+
+
+def in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a ValueError for one that has no UTC time (year 1 east of
+    Greenwich, year 9999 west of it)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range in UTC") from None
 
 
 def number(value: str | None, field: str, *, low: int = 0, high: int = 2**63 - 1) -> int | None:

@@ -30,6 +30,7 @@ def test_message_ids() -> None:
         (lambda: forms.provider("visa"), "provider"),
         (lambda: forms.status("paid"), "status"),
         (lambda: forms.moment("yesterday", "since"), "since"),
+        (lambda: forms.moment("9999-12-31T23:59:59-23:59", "since"), "out of range in UTC"),
         (lambda: forms.number("-1", "page"), "page"),
         (lambda: forms.number("0", "page", low=1), "page"),
         (lambda: forms.text("a\x00b", "type"), "type"),
