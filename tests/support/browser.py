@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -61,7 +62,10 @@ class Page:
         """Click a link or a submit button; returns once the page it loads is there."""
         before = self.find("html")
         self.find(css).click()
-        WebDriverWait(self.driver, LOAD_SECONDS).until(staleness_of(before))
+        # While the old document is torn down, Chromium may answer a staleness probe with an
+        # inspector error instead of "stale element"; the wait polls again through it.
+        wait = WebDriverWait(self.driver, LOAD_SECONDS, ignored_exceptions=[WebDriverException])
+        wait.until(staleness_of(before))
 
     def until(self, check: Callable[[], T | None], timeout: float = 60.0, reload: bool = True) -> T:
         """`check`'s first truthy answer, reloading the page between tries."""
