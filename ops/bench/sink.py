@@ -4,7 +4,10 @@ next to a bare COPY of the same rows into an unindexed table, in the same run.
 Everything is scratch: a database created (and dropped) on DATABASE_URL's server and
 topics with a prefix of their own (deleted). The sink's figure is end to end: Kafka fetch,
 JSON decoding, one transaction per batch writing webhook_events, payment_transitions and
-the payments upsert, then the offset commit.
+the payments upsert, then the offset commit. Progress is read from the sink's own counter
+of written events (polling the table would cost the server a scan per poll), and the rows
+are counted once at the end. CPU per event: this process (the sink) and, when the server
+runs on this machine, PostgreSQL's server and backends.
 
 With production durability by default: the scratch database commits synchronously and
 the run refuses a server with fsync or full_page_writes off, unless told to measure
@@ -21,11 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Engine, MetaData, Table, func, make_url, select, text
 
 from common.kafka import make_admin, make_confluent_producer
 from common.settings import PipelineSettings
 from common.topics import ADMIN_TIMEOUT_SECONDS, create_topics, pipeline_topic_specs
+from ops.bench.probes import Components, listening_pid
 from ops.local_postgres import Durability, create_database, drop_database, set_durability
 from schemas.events import PaymentEvent
 from sinks.database import make_engine, with_driver
@@ -40,17 +45,38 @@ POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
+class Drain:
+    """From the first written batch to the last: events, seconds, CPU seconds of the sink's
+    process and of PostgreSQL (None: the server is not on this machine)."""
+
+    events: int
+    seconds: float
+    sink_cpu: float
+    database_cpu: float | None
+
+    def per_event(self, cpu_seconds: float | None) -> str:
+        return "n/a" if cpu_seconds is None else f"{cpu_seconds / self.events * 1e6:,.0f} µs"
+
+
+@dataclass(frozen=True)
 class BenchResult:
     events: int
-    sink_rows_per_second: float
+    drain: Drain
     copy_rows_per_second: float
     durability: Durability
 
+    @property
+    def sink_rows_per_second(self) -> float:
+        return self.drain.events / self.drain.seconds
+
     def report(self) -> str:
+        drain = self.drain
         return (
             f"{self.durability.report()}\n"
             f"sink: {self.sink_rows_per_second:,.0f} payment-events/s over {self.events} "
             f"(each: a webhook_events row, a payment_transitions row, a payments upsert)\n"
+            f"CPU per event: sink {drain.per_event(drain.sink_cpu)}, PostgreSQL "
+            f"{drain.per_event(drain.database_cpu)}\n"
             f"bare COPY of the same webhook_events rows into an unindexed table: "
             f"{self.copy_rows_per_second:,.0f} rows/s\n"
             f"sink / COPY: {self.sink_rows_per_second / self.copy_rows_per_second:.2f}"
@@ -87,6 +113,8 @@ def bench(
 ) -> BenchResult:
     if with_driver(settings.database_url).get_backend_name() != "postgresql":
         raise SystemExit("payments bench sink needs DATABASE_URL to name a PostgreSQL server")
+    if count <= batch_size:
+        raise SystemExit("payments bench sink: --events must be larger than --batch-size")
     run_id = uuid.uuid4().hex[:10]
     events = synthetic_events(count, prefix=run_id)
     with scratch_pipeline(settings, run_id, batch_size) as scratch:
@@ -96,11 +124,13 @@ def bench(
         upgrade(scratch.database_url)
         engine = make_engine(scratch.database_url)
         try:
-            sink_rate = asyncio.run(_drain(scratch, engine, count))
+            drain = asyncio.run(_drain(scratch, engine, count))
+            if (written := _written(engine)) != count:
+                raise SystemExit(f"payments bench sink: {written:,} rows for {count:,} events")
             copy_rate = _bare_copy(engine, events)
         finally:
             engine.dispose()
-    return BenchResult(count, sink_rate, copy_rate, durability)
+    return BenchResult(count, drain, copy_rate, durability)
 
 
 @contextmanager
@@ -138,24 +168,37 @@ def _preload(settings: PipelineSettings, events: list[PaymentEvent]) -> None:
         raise RuntimeError("the broker did not acknowledge every pre-loaded event")
 
 
-async def _drain(settings: PipelineSettings, engine: Engine, count: int) -> float:
-    """Rows/s from the first committed batch to the last one: joining the consumer group
-    takes seconds that say nothing about the sink's speed."""
+async def _drain(settings: PipelineSettings, engine: Engine, count: int) -> Drain:
+    """From the first written batch to the last one: joining the consumer group takes
+    seconds that say nothing about the sink's speed."""
+    server = Components({}, None, listening_pid(make_url(settings.database_url).port or 5432))
     stop = asyncio.Event()
     async with running_sink(settings) as sink:
+        counted = _events_written()
         task = asyncio.create_task(sink.run(stop))
-        first_seen, started = await _rows_reaching(engine, 1), time.perf_counter()
-        await _rows_reaching(engine, count)
+        first = await _written_reaching(counted + 1) - counted
+        started, cpu, database = time.perf_counter(), time.process_time(), _cpu(server)
+        await _written_reaching(counted + count)
         elapsed = time.perf_counter() - started
+        sink_cpu, database_cpu = time.process_time() - cpu, _cpu(server)
         stop.set()
         await task
-    return (count - first_seen) / elapsed if first_seen < count else float("inf")
+    if database is not None and database_cpu is not None:
+        database_cpu -= database
+    return Drain(count - first, elapsed, sink_cpu, database_cpu)
 
 
-async def _rows_reaching(engine: Engine, at_least: int) -> int:
+def _cpu(server: Components) -> float | None:
+    return server.cpu_seconds().get("postgresql")
+
+
+def _events_written() -> int:
+    return int(REGISTRY.get_sample_value("payments_sink_events_written_total") or 0)
+
+
+async def _written_reaching(at_least: int) -> int:
     while True:
-        written = await asyncio.to_thread(_written, engine)
-        if written >= at_least:
+        if (written := _events_written()) >= at_least:
             return written
         await asyncio.sleep(POLL_SECONDS)
 

@@ -21,6 +21,9 @@ def test_by_default_the_sink_is_measured_with_production_durability(
         "PostgreSQL durability: fsync=on, synchronous_commit=on, full_page_writes=on (production's)"
     )
     assert result.sink_rows_per_second > 0
+    assert result.drain.sink_cpu > 0
+    assert result.drain.database_cpu  # the server runs on this machine
+    assert "CPU per event: sink " in result.report()
 
 
 def test_without_durability_the_report_says_so(
