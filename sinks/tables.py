@@ -49,17 +49,6 @@ ExternalId = String(255)
 Status = String(32)
 
 
-def event_identity() -> list[Column[Any]]:
-    """Which event of which payment a row is about; unique per (provider, event_id)."""
-    return [
-        Column("id", Id, primary_key=True, autoincrement=True),
-        Column("provider", Provider, nullable=False),
-        Column("event_id", ExternalId, nullable=False),
-        Column("event_type", String(128), nullable=False),
-        Column("payment_id", ExternalId, nullable=False),
-    ]
-
-
 def payment_totals() -> list[Column[Any]]:
     """A payment's status and amounts: on `payments` its current ones, on `webhook_events`
     the ones right after that event (integer minor units of `currency`)."""
@@ -76,7 +65,11 @@ def payment_totals() -> list[Column[Any]]:
 webhook_events = Table(
     "webhook_events",
     metadata,
-    *event_identity(),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", Provider, nullable=False),
+    Column("event_id", ExternalId, nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("payment_id", ExternalId, nullable=False),
     Column("schema_version", SmallInteger, nullable=False),
     Column("effect", String(16), nullable=False),
     Column("outcome", String(16), nullable=False),
@@ -113,18 +106,22 @@ payments = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# One row per event, keyed by it. `id` is no longer filled: the previous release's readers
+# still select it, and a later migration drops it.
 payment_transitions = Table(
     "payment_transitions",
     metadata,
-    *event_identity(),
+    Column("id", Id),
+    Column("provider", Provider, primary_key=True),
+    Column("event_id", ExternalId, primary_key=True),
+    Column("event_type", String(128), nullable=False),
+    Column("payment_id", ExternalId, nullable=False),
     Column("from_status", Status),
     Column("to_status", Status, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
-    UniqueConstraint("provider", "event_id", name="uq_payment_transitions_provider_event_id"),
-    Index("ix_payment_transitions_payment", "provider", "payment_id", "occurred_at"),
 )
 
 # The admin process's audit log: every replay and purge, who did it, when, what, with what

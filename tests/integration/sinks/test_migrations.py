@@ -1,12 +1,22 @@
 """The migrations build exactly the tables the sink's code declares, on both backends."""
 
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from common.settings import PipelineSettings
+from common.topic_scan import scan_topics
 from sinks.database import make_engine
+from sinks.main import running_sink
 from sinks.migrate import alembic_config, current_revision, upgrade
 from sinks.tables import metadata
+from tests.support.payment_events import payment_event
+from tests.support.sink import eventually, payment_rows, produce, row_counts, topics_for
 
 
 def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: str) -> None:
@@ -22,3 +32,57 @@ def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: st
     finally:
         engine.dispose()
     assert diff == []
+
+
+async def test_the_natural_key_migration_runs_while_a_sink_writes(
+    make_settings: Callable[..., PipelineSettings], database_url: str
+) -> None:
+    """Revision 0004 swaps payment_transitions' key and drops an index under a sink that
+    keeps writing: no batch fails, nothing is dead-lettered, every event lands once."""
+    settings = topics_for(make_settings(database_url=database_url, sink_batch_size=50))
+    upgrade(database_url, "0003")
+    migrated = threading.Event()
+    stop = asyncio.Event()
+    async with running_sink(settings) as sink:
+        writing = asyncio.create_task(sink.run(stop))
+        feeding = asyncio.create_task(asyncio.to_thread(_feed_until, settings, migrated))
+        await eventually(lambda: row_counts(database_url), lambda c: c["payments"] > 0)
+        try:
+            await asyncio.to_thread(upgrade, database_url)
+        finally:
+            migrated.set()
+        fed = await feeding
+        await eventually(lambda: row_counts(database_url), lambda c: c["webhook_events"] == fed)
+        stop.set()
+        await writing
+
+    assert current_revision(database_url) == "0004"
+    payments = min(fed, PAYMENTS)
+    assert row_counts(database_url) == {
+        "webhook_events": fed,
+        "payment_transitions": fed,
+        "payments": payments,
+    }
+    newest = {row["payment_id"]: row["version"] for row in payment_rows(database_url).values()}
+    assert newest == {f"pi_{n}": (fed - 1 - n) // PAYMENTS + 1 for n in range(payments)}
+    assert scan_topics(settings, [settings.topics.dlq]) == []
+
+
+PAYMENTS = 100
+
+
+def _feed_until(settings: PipelineSettings, done: threading.Event, wave: int = 50) -> int:
+    """Waves of events (successive versions of PAYMENTS payments) until `done`, and one
+    wave more; returns how many."""
+    sent = 0
+    while True:
+        last = done.is_set()
+        wave_events = [
+            payment_event(f"evt_{n}", f"pi_{n % PAYMENTS}", version=n // PAYMENTS + 1)
+            for n in range(sent, sent + wave)
+        ]
+        produce(settings, wave_events)
+        sent += wave
+        if last:
+            return sent
+        time.sleep(0.05)
