@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal, Protocol
 
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from common.kafka import header_map
 from schemas import headers as h
 from schemas.events import PaymentEvent
+from sinks.rows import BatchRows, batch_rows
 
 ERROR_MESSAGE_LIMIT: Final = 256
 
@@ -70,6 +72,23 @@ def decode_all(records: Iterable[KafkaRecord]) -> tuple[list[Decoded], list[Reje
         else:
             rejected.append(result)
     return decoded, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A fetched batch made ready for the database before its turn to be written: the
+    payment-events decoded, the records that are not one, and the rows at `prepared_at`."""
+
+    records: Sequence[KafkaRecord]
+    decoded: list[Decoded]
+    rejected: list[Rejected]
+    rows: BatchRows
+    prepared_at: datetime
+
+
+def prepare(records: Sequence[KafkaRecord], now: datetime) -> Prepared:
+    decoded, rejected = decode_all(records)
+    return Prepared(records, decoded, rejected, batch_rows([d.event for d in decoded], now), now)
 
 
 def error_text(error: BaseException) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,11 +31,12 @@ from sinks.db_errors import classify
 from sinks.records import (
     Decoded,
     KafkaRecord,
+    Prepared,
     Rejected,
-    decode_all,
     dlq_headers,
     error_text,
     next_offsets,
+    prepare,
 )
 from sinks.store import Store
 
@@ -74,12 +75,28 @@ class Sink:
         self._before_offset_commit = before_offset_commit
 
     async def run(self, stop: asyncio.Event) -> None:
+        """While the database writes one batch, fetch and prepare the next (decoding and
+        building rows are this process's CPU, the write mostly the server's), and record the
+        metrics of the one before. Batches are still written and committed one at a time,
+        in order."""
+        writing: asyncio.Task[Written] | None = None
         try:
             while not stop.is_set():
-                if records := await self._fetch_batch():
-                    await self._handle(records, stop)
+                batch = prepare(await self._fetch_batch(), datetime.now(UTC))
+                written = await writing if writing is not None else None
+                writing = None
+                if batch.records and not stop.is_set():  # else redelivered to the next consumer
+                    writing = asyncio.create_task(self._handle(batch, stop))
+                    await asyncio.sleep(0)  # the write starts before the metrics below
+                if written is not None:
+                    written.observe()
+            if writing is not None:
+                (await writing).observe()
         except SinkStopped:
             log.info("stopped while waiting for the database; the batch will be redelivered")
+        finally:
+            if writing is not None:
+                writing.cancel()  # only when something failed: the process is going down
 
     async def _fetch_batch(self) -> list[KafkaRecord]:
         records: list[KafkaRecord] = []
@@ -93,24 +110,28 @@ class Sink:
             records.extend(record for batch in fetched.values() for record in batch)
         return records
 
-    async def _handle(self, records: Sequence[KafkaRecord], stop: asyncio.Event) -> None:
+    async def _handle(self, batch: Prepared, stop: asyncio.Event) -> Written:
         started = time.monotonic()
-        decoded, rejected = decode_all(records)
-        rejected += await self._write(decoded, stop)
-        _observe_written(decoded, rejected)
+        rejected = batch.rejected + await self._write(batch, stop)
+        committed_at = datetime.now(UTC)
         await self._dead_letter(rejected)
         self._before_offset_commit()
-        await self._commit(next_offsets(records))
-        metrics.BATCH_SIZE.observe(len(records))
+        await self._commit(next_offsets(batch.records))
+        metrics.BATCH_SIZE.observe(len(batch.records))
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+        return Written(batch.decoded, rejected, committed_at)
 
-    async def _write(self, decoded: list[Decoded], stop: asyncio.Event) -> list[Rejected]:
+    async def _write(self, batch: Prepared, stop: asyncio.Event) -> list[Rejected]:
         attempt = 0
         try:
             while True:
+                # A retry after an outage builds the rows again, with its own time.
+                written_at, rows = (
+                    (batch.prepared_at, batch.rows) if attempt == 0 else (datetime.now(UTC), None)
+                )
                 try:
                     rejected = await asyncio.to_thread(
-                        self._store.write, decoded, datetime.now(UTC)
+                        self._store.write, batch.decoded, written_at, rows
                     )
                 except Exception as error:
                     if classify(error) != "unavailable":
@@ -189,12 +210,20 @@ class Sink:
             log.warning("offset commit refused after a rebalance", extra={"error": str(error)})
 
 
-def _observe_written(decoded: list[Decoded], rejected: list[Rejected]) -> None:
-    failed = {id(item.record) for item in rejected}
-    now = datetime.now(UTC)
-    written = [item for item in decoded if id(item.record) not in failed]
-    metrics.EVENTS_WRITTEN.inc(len(written))  # once per batch: each inc() takes a lock
-    now_ms = now.timestamp() * 1000
-    for item in written:
-        metrics.END_TO_END_SECONDS.observe((now - item.event.received_at).total_seconds())
-        metrics.INPUT_AGE_SECONDS.observe((now_ms - item.record.timestamp) / 1000)
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A batch whose rows and offsets are committed: what its metrics need."""
+
+    decoded: list[Decoded]
+    rejected: list[Rejected]
+    committed_at: datetime
+
+    def observe(self) -> None:
+        failed = {id(item.record) for item in self.rejected}
+        written = [item for item in self.decoded if id(item.record) not in failed]
+        metrics.EVENTS_WRITTEN.inc(len(written))  # once per batch: each inc() takes a lock
+        committed_ms = self.committed_at.timestamp() * 1000
+        for item in written:
+            age = self.committed_at - item.event.received_at
+            metrics.END_TO_END_SECONDS.observe(age.total_seconds())
+            metrics.INPUT_AGE_SECONDS.observe((committed_ms - item.record.timestamp) / 1000)

@@ -132,17 +132,27 @@ class Store:
             copy_then_insert if engine.dialect.name == "postgresql" else insert_values
         )
 
-    def write(self, batch: Sequence[Decoded], written_at: datetime) -> list[Rejected]:
-        """Commit `batch` in one transaction; return the records the database rejected."""
+    def write(
+        self, batch: Sequence[Decoded], written_at: datetime, rows: BatchRows | None = None
+    ) -> list[Rejected]:
+        """Commit `batch` in one transaction; return the records the database rejected.
+        `rows`: the batch's rows at `written_at`, when they were built already."""
         with self._engine.begin() as connection:
-            return self._write_isolating(connection, batch, written_at)
+            return self._write_isolating(connection, batch, written_at, rows)
 
     def _write_isolating(
-        self, connection: Connection, batch: Sequence[Decoded], written_at: datetime
+        self,
+        connection: Connection,
+        batch: Sequence[Decoded],
+        written_at: datetime,
+        rows: BatchRows | None = None,
     ) -> list[Rejected]:
         try:
             with connection.begin_nested():
-                self._write_rows(connection, batch_rows([d.event for d in batch], written_at))
+                self._write_rows(
+                    connection,
+                    rows if rows is not None else batch_rows([d.event for d in batch], written_at),
+                )
         except Exception as error:
             if classify(error) != "data":
                 raise

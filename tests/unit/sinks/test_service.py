@@ -1,5 +1,6 @@
 """The sink's loop against fakes: each batch's offsets are committed only after its own
-transaction, in order, also when the database was away for a while."""
+transaction, in order, also when the database was away for a while; the next batch is
+fetched while the database writes one."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ class FakeStore:
         self._log = log
         self._outages = outages
 
-    def write(self, batch: Sequence[Decoded], written_at: datetime) -> list[Rejected]:
+    def write(
+        self, batch: Sequence[Decoded], written_at: datetime, rows: object = None
+    ) -> list[Rejected]:
         last = batch[-1].record.offset
         self._log.append(("write", last))
         time.sleep(WRITE_SECONDS)
@@ -109,6 +112,14 @@ async def test_offsets_are_committed_after_each_batch_commits_in_order() -> None
         (("written", 5), ("commit", 6)),
     ]:
         assert log.index(first) < log.index(then), (first, then, log)
+
+
+async def test_the_next_batch_is_fetched_while_one_is_written() -> None:
+    log: Log = []
+    await run_until_committed(FakeConsumer(batches(3), log), FakeStore(log))
+
+    assert log.index(("fetched", 3)) < log.index(("written", 1))
+    assert log.index(("fetched", 5)) < log.index(("written", 3))
 
 
 async def test_an_outage_pauses_then_commits_in_order() -> None:
