@@ -1,7 +1,9 @@
 """The rows one batch of payment-events becomes, per table. Pure.
 
 - webhook_events and payment_transitions: one row per distinct (provider, event_id); a
-  redelivered event is dropped here and again by ON CONFLICT DO NOTHING.
+  redelivered event is dropped here and again by ON CONFLICT DO NOTHING. A transition is
+  a projection of its event's row (`TRANSITION_SOURCES`), which PostgreSQL makes itself
+  from the staged event rows.
 - payments: one row per payment, from its event with the highest version in the batch (a
   "stale" one too: it carries the same facts, under the version the worker's state has
   after it). The same guard then runs in SQL against the stored row, because PostgreSQL
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from schemas.events import PaymentEvent
 
@@ -29,11 +32,31 @@ def supersedes(candidate_version: int, stored_version: int | None) -> bool:
     return stored_version is None or candidate_version > stored_version
 
 
+#: payment_transitions' columns, each with the webhook_events column it copies.
+TRANSITION_SOURCES: Final = MappingProxyType(
+    {
+        "provider": "provider",
+        "payment_id": "payment_id",
+        "event_id": "event_id",
+        "event_type": "event_type",
+        "from_status": "previous_status",
+        "to_status": "status",
+        "outcome": "outcome",
+        "version": "version",
+        "occurred_at": "occurred_at",
+        "recorded_at": "processed_at",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchRows:
     webhook_events: list[Row]
-    payment_transitions: list[Row]
     payments: list[Row]
+
+    @property
+    def payment_transitions(self) -> list[Row]:
+        return [transition_row(row) for row in self.webhook_events]
 
 
 def batch_rows(events: Sequence[PaymentEvent], written_at: datetime) -> BatchRows:
@@ -43,7 +66,6 @@ def batch_rows(events: Sequence[PaymentEvent], written_at: datetime) -> BatchRow
     unique = list(first.values())
     return BatchRows(
         webhook_events=[event_row(e, written_at) for e in unique],
-        payment_transitions=[transition_row(e, written_at) for e in unique],
         payments=[payment_row(e, written_at) for e in newest(unique)],
     )
 
@@ -78,13 +100,8 @@ def event_row(event: PaymentEvent, processed_at: datetime) -> Row:
     return row
 
 
-def transition_row(event: PaymentEvent, recorded_at: datetime) -> Row:
-    return {
-        **_copied(event, "provider", "payment_id", "event_id", "event_type", "outcome"),
-        **_copied(event, "version", "occurred_at"),
-        **_renamed(event, from_status="previous_status", to_status="status"),
-        "recorded_at": recorded_at,
-    }
+def transition_row(event_row: Row) -> Row:
+    return {column: event_row[source] for column, source in TRANSITION_SOURCES.items()}
 
 
 def payment_row(event: PaymentEvent, updated_at: datetime) -> Row:
@@ -100,8 +117,3 @@ def payment_row(event: PaymentEvent, updated_at: datetime) -> Row:
 
 def _copied(event: PaymentEvent, *fields: str) -> Row:
     return {name: getattr(event, name) for name in fields}
-
-
-def _renamed(event: PaymentEvent, **columns: str) -> Row:
-    """Column name -> the event field it holds."""
-    return {column: getattr(event, field) for column, field in columns.items()}

@@ -1,8 +1,9 @@
 """One batch, one transaction: idempotent inserts and guarded upserts.
 
-PostgreSQL: binary COPY of each table's rows into a session-local staging table, then one
-`INSERT … SELECT … ON CONFLICT` per table. SQLite: one multi-row `INSERT … ON CONFLICT`
-per table. Both share the conflict rules below.
+PostgreSQL: binary COPY of the event rows and of the payment rows into session-local
+staging tables, then one `INSERT … SELECT … ON CONFLICT` per table (payment_transitions
+selected from the staged event rows). SQLite: one multi-row `INSERT … ON CONFLICT` per
+table. Both share the conflict rules below.
 
 A row the database rejects (a data error) is found by halving the batch inside savepoints,
 so the rest of the batch still commits in the same single transaction; the rejected
@@ -35,11 +36,11 @@ from sqlalchemy.schema import CreateTable
 
 from sinks.db_errors import classify
 from sinks.records import Decoded, Rejected
-from sinks.rows import BatchRows, Row, batch_rows
+from sinks.rows import TRANSITION_SOURCES, BatchRows, Row, batch_rows
 from sinks.tables import payment_transitions, payments, webhook_events
 
 InsertT = TypeVar("InsertT", postgresql.Insert, sqlite.Insert)
-Loader = Callable[[Connection, Table, list[Row]], None]
+Loader = Callable[[Connection, BatchRows], None]
 
 _EVENT_KEY = ("provider", "event_id")
 _PAYMENT_KEY = ("provider", "payment_id")
@@ -65,19 +66,51 @@ def with_conflict_rule(insert: InsertT, table: Table) -> InsertT:
     )
 
 
-def insert_values(connection: Connection, table: Table, rows: list[Row]) -> None:
-    connection.execute(with_conflict_rule(sqlite.insert(table), table), rows)
+def insert_values(connection: Connection, rows: BatchRows) -> None:
+    for table, table_rows in (
+        (webhook_events, rows.webhook_events),
+        (payment_transitions, rows.payment_transitions),
+        (payments, rows.payments),
+    ):
+        if table_rows:
+            connection.execute(with_conflict_rule(sqlite.insert(table), table), table_rows)
 
 
-def copy_then_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
+def copy_then_insert(connection: Connection, rows: BatchRows) -> None:
+    if rows.webhook_events:
+        stage = staged(connection, webhook_events, rows.webhook_events)
+        connection.execute(transitions_from(stage))
+        # Bisecting a rejected batch loads a table again in the same transaction.
+        connection.execute(delete(stage))
+    if rows.payments:
+        connection.execute(delete(staged(connection, payments, rows.payments)))
+
+
+def staged(connection: Connection, table: Table, rows: list[Row]) -> Table:
+    """`rows` COPYed into `table`'s staging table and inserted from there; the staging
+    table, still holding them."""
     names = tuple(rows[0])
     stage = staging_table(table, names)
     connection.exec_driver_sql(create_staging_sql(stage, connection.dialect))
     copy_rows(connection, stage, rows)
-    insert = postgresql.insert(table).from_select(names, select(*stage.c))
-    connection.execute(with_conflict_rule(insert, table))
-    # Bisecting a rejected batch loads a table again in the same transaction.
-    connection.execute(delete(stage))
+    connection.execute(insert_from(table, stage))
+    return stage
+
+
+@cache
+def insert_from(table: Table, stage: Table) -> postgresql.Insert:
+    names = [column.name for column in stage.c]
+    return with_conflict_rule(postgresql.insert(table).from_select(names, select(*stage.c)), table)
+
+
+@cache
+def transitions_from(stage: Table) -> postgresql.Insert:
+    """payment_transitions' rows, selected from the staged webhook_events rows."""
+    columns = [stage.c[source].label(name) for name, source in TRANSITION_SOURCES.items()]
+    insert = postgresql.insert(payment_transitions).from_select(
+        list(TRANSITION_SOURCES), select(*columns)
+    )
+    return with_conflict_rule(insert, payment_transitions)
 
 
 def copy_rows(connection: Connection, stage: Table, rows: list[Row]) -> None:
@@ -149,10 +182,9 @@ class Store:
     ) -> list[Rejected]:
         try:
             with connection.begin_nested():
-                self._write_rows(
-                    connection,
-                    rows if rows is not None else batch_rows([d.event for d in batch], written_at),
-                )
+                if rows is None:
+                    rows = batch_rows([d.event for d in batch], written_at)
+                self._load(connection, rows)
         except Exception as error:
             if classify(error) != "data":
                 raise
@@ -164,12 +196,3 @@ class Store:
                 *self._write_isolating(connection, batch[half:], written_at),
             ]
         return []
-
-    def _write_rows(self, connection: Connection, rows: BatchRows) -> None:
-        for table, table_rows in (
-            (webhook_events, rows.webhook_events),
-            (payment_transitions, rows.payment_transitions),
-            (payments, rows.payments),
-        ):
-            if table_rows:
-                self._load(connection, table, table_rows)
