@@ -35,6 +35,7 @@ from ops.local_postgres import Durability, create_database, drop_database, set_d
 from schemas.events import PaymentEvent
 from sinks.database import make_engine, with_driver
 from sinks.main import running_sink
+from sinks.metrics import DEAD_LETTERED
 from sinks.migrate import upgrade
 from sinks.rows import event_row
 from sinks.store import copy_rows
@@ -42,6 +43,10 @@ from sinks.tables import webhook_events
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 POLL_SECONDS = 0.05
+
+
+class SinkStalled(Exception):
+    """The sink's count of written events can no longer reach the events pre-loaded."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,10 @@ def bench(
         upgrade(scratch.database_url)
         engine = make_engine(scratch.database_url)
         try:
-            drain = asyncio.run(_drain(scratch, engine, count))
+            try:
+                drain = asyncio.run(_drain(scratch, engine, count))
+            except SinkStalled as error:
+                raise SystemExit(f"payments bench sink: {error}") from None
             if (written := _written(engine)) != count:
                 raise SystemExit(f"payments bench sink: {written:,} rows for {count:,} events")
             copy_rate = _bare_copy(engine, events)
@@ -176,9 +184,9 @@ async def _drain(settings: PipelineSettings, engine: Engine, count: int) -> Drai
     async with running_sink(settings) as sink:
         counted = _events_written()
         task = asyncio.create_task(sink.run(stop))
-        first = await _written_reaching(counted + 1) - counted
+        first = await _written_reaching(counted + 1, task) - counted
         started, cpu, database = time.perf_counter(), time.process_time(), _cpu(server)
-        await _written_reaching(counted + count)
+        await _written_reaching(counted + count, task)
         elapsed = time.perf_counter() - started
         sink_cpu, database_cpu = time.process_time() - cpu, _cpu(server)
         stop.set()
@@ -196,11 +204,27 @@ def _events_written() -> int:
     return int(REGISTRY.get_sample_value("payments_sink_events_written_total") or 0)
 
 
-async def _written_reaching(at_least: int) -> int:
+async def _written_reaching(at_least: int, sink: asyncio.Task[None]) -> int:
+    """Fails when the sink stops or dead-letters: its count would never get there."""
+    dead_letters = _dead_lettered()
     while True:
         if (written := _events_written()) >= at_least:
             return written
+        if sink.done():
+            sink.result()  # its error, if it failed
+            raise SinkStalled("the sink stopped before writing every event")
+        if _dead_lettered() > dead_letters:
+            raise SinkStalled("the sink dead-lettered events (see its log): no figure")
         await asyncio.sleep(POLL_SECONDS)
+
+
+def _dead_lettered() -> float:
+    return sum(
+        sample.value
+        for family in DEAD_LETTERED.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
 
 
 def _written(engine: Engine) -> int:
