@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, select, union_all
+from sqlalchemy import ColumnElement, Engine, select, tuple_, union_all
 from sqlalchemy.exc import SQLAlchemyError
 
 from admin.projection import PaymentTotals
@@ -132,18 +132,16 @@ def read_payment(
 def payment_totals(engine: Engine, keys: Iterable[str]) -> dict[str, PaymentTotals]:
     """Status and totals by record key (`provider:payment_id`); keys of unknown payments are
     left out."""
-    wanted = set(keys)
-    # The payment id alone narrows the read to the few payments named.
-    payment_ids = [key.partition(":")[2] for key in wanted]
+    # (provider, payment_id) pairs: the primary key's index finds each one.
+    named = [tuple(key.split(":", 1)) for key in set(keys) if ":" in key]
     c = payments.c
     query = select(
         c.provider, c.payment_id, c.status, c.currency, c.amount, c.captured_amount,
         c.refunded_amount, c.version, c.last_event_at,
-    ).where(c.payment_id.in_(payment_ids))  # fmt: skip
+    ).where(tuple_(c.provider, c.payment_id).in_(named))  # fmt: skip
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    found = {f"{row[0]}:{row[1]}": PaymentTotals(*row[2:]) for row in rows}
-    return {key: totals for key, totals in found.items() if key in wanted}
+    return {f"{row[0]}:{row[1]}": PaymentTotals(*row[2:]) for row in rows}
 
 
 def database_answers(engine: Engine) -> bool:
