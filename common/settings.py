@@ -120,7 +120,7 @@ class PipelineSettings(BaseSettings):
     sink_metrics_port: int = 9102
     sink_group_id: str = "payments-sink"
     sink_batch_size: int = Field(default=1000, ge=1)
-    sink_batch_max_wait_ms: int = Field(default=200, ge=1)
+    sink_batch_max_wait_ms: int = Field(default=50, ge=1)
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
 

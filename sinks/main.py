@@ -25,6 +25,9 @@ log = logging.getLogger("payments.sink")
 #: The garbage collector's first-generation threshold while a sink runs: each batch
 #: allocates tens of thousands of short-lived objects (decoded events, rows).
 SINK_GC_THRESHOLD = 10_000
+#: The broker answers a fetch once it has this much or SINK_BATCH_MAX_WAIT_MS has passed:
+#: far more than a quiet stream brings in that time, so it answers once per batch.
+SINK_FETCH_MIN_BYTES = 512 * 1024
 
 
 def sink_options(settings: PipelineSettings) -> SinkOptions:
@@ -46,6 +49,8 @@ async def running_sink(
         settings.topics.payment_events,
         group_id=settings.sink_group_id,
         max_poll_records=settings.sink_batch_size,
+        fetch_max_wait_ms=settings.sink_batch_max_wait_ms,
+        fetch_min_bytes=SINK_FETCH_MIN_BYTES,
     )
     producer = make_aiokafka_producer(settings)
     try:
