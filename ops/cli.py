@@ -352,6 +352,8 @@ def bench_sink(
     (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
     from ops.bench.sink import bench
 
+    if events <= batch_size:  # the rate is measured from the end of the first batch
+        raise typer.BadParameter("must be larger than --batch-size", param_hint="--events")
     settings = PipelineSettings()
     configure_logging("WARNING", component="bench")
     typer.echo(bench(settings, events, batch_size, durable=durable).report())

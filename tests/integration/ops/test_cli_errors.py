@@ -25,7 +25,7 @@ ONE_SHOT = {
     ("dlq", "replay", "--dry-run"): "Kafka broker",
     ("dlq", "purge", "--before", "2020-01-01"): "Kafka broker",
     ("reconcile", "--since", "2020-01-01"): "database",
-    ("bench", "sink", "--events", "10"): "database",
+    ("bench", "sink", "--events", "10", "--batch-size", "5"): "database",
     ("bench", "ingress", "--requests", "10", "--duration", "2"): "Kafka broker",
     ("bench", "worker", "--events", "10"): "Kafka broker",
     ("bench", "e2e", "--rate", "1", "--duration", "5"): "database",
@@ -36,6 +36,7 @@ WRONG_ARGUMENTS = [
     ("topics", "create", "--bogus"),
     ("topics", "scale", "--partitions", "many"),
     ("dlq", "purge"),
+    ("bench", "sink", "--events", "10"),
     ("sign", "stripe", "/nonexistent/body.json"),
     ("no-such-verb",),
 ]
