@@ -3,18 +3,21 @@
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from common.settings import PipelineSettings
 from common.topic_scan import scan_topics
 from sinks.database import make_engine
 from sinks.main import running_sink
-from sinks.migrate import alembic_config, current_revision, upgrade
+from sinks.migrate import MIGRATION_LOCK_KEY, alembic_config, current_revision, upgrade
 from sinks.tables import metadata
+from tests.support.databases import scratch_database
 from tests.support.payment_events import payment_event
 from tests.support.sink import eventually, payment_rows, produce, row_counts, topics_for
 
@@ -32,6 +35,65 @@ def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: st
     finally:
         engine.dispose()
     assert diff == []
+
+
+STARTUP_SECONDS = 120
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url) as url:
+        yield url
+
+
+def test_sinks_starting_together_migrate_one_at_a_time(empty_database_url: str) -> None:
+    """Several sinks starting at once against an empty database all start: without the
+    lock they fail on tables another is creating, or wait forever on one another's
+    `CREATE INDEX CONCURRENTLY`."""
+    errors: list[BaseException] = []
+
+    def start_a_sink() -> None:
+        try:
+            upgrade(empty_database_url)
+        except BaseException as error:  # reported by the assert below
+            errors.append(error)
+
+    sinks = [threading.Thread(target=start_a_sink, daemon=True) for _ in range(3)]
+    for sink in sinks:
+        sink.start()
+    deadline = time.monotonic() + STARTUP_SECONDS
+    for sink in sinks:
+        sink.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    assert [sink.is_alive() for sink in sinks] == [False] * 3, "a migrator never finished"
+    assert errors == []
+    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    assert current_revision(empty_database_url) == head
+
+
+def test_upgrade_waits_while_another_migrator_holds_the_lock(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    waits: list[float] = []
+    try:
+        with engine.connect() as holder:
+            lock = "SELECT pg_advisory_lock(:key)"
+            holder.execute(text(lock).bindparams(key=MIGRATION_LOCK_KEY))
+            holder.commit()  # an open transaction would hold up 0004's concurrent index
+
+            def the_holder_finishes(seconds: float) -> None:
+                waits.append(seconds)
+                assert current_revision(empty_database_url) is None  # nothing ran meanwhile
+                unlock = "SELECT pg_advisory_unlock(:key)"
+                holder.execute(text(unlock).bindparams(key=MIGRATION_LOCK_KEY))
+                holder.commit()
+
+            upgrade(empty_database_url, sleep=the_holder_finishes)
+    finally:
+        engine.dispose()
+
+    assert waits == [0.5]
+    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    assert current_revision(empty_database_url) == head
 
 
 async def test_the_natural_key_migration_runs_while_a_sink_writes(
