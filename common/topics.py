@@ -195,10 +195,12 @@ def describe_topics(
     ]
     if not partitions:
         return []
+    group_ids = list(groups) if groups is not None else _group_ids(admin)
+    # Committed offsets before the ends: a group committing meanwhile then shows a lag a
+    # little high, never below zero.
+    committed = {group: _committed(settings, group, partitions) for group in group_ids}
     low = _offsets(admin, partitions, OffsetSpec.earliest())
     high = _offsets(admin, partitions, OffsetSpec.latest())
-    group_ids = list(groups) if groups is not None else _group_ids(admin)
-    committed = {group: _committed(settings, group, partitions) for group in group_ids}
     return [
         PartitionReport(
             tp.topic,
