@@ -13,7 +13,8 @@ per-message paths, each through one function here:
   (`hold` / `release`), not when its take ends.
 
 And it closes the ways a faust rebalance can skip records of a source topic
-(`guard_rebalances`).
+(`guard_rebalances`), and bounds how long the broker may hold the worker's fetches
+(`bound_fetch_wait`).
 
 `tests/unit/streams/test_engine.py` fails when a faust or aiokafka upgrade changes any of
 these; read it before upgrading either.
@@ -143,6 +144,23 @@ def send_batches(app: faust.App, batches: Batches) -> list[asyncio.Future[Any]]:
                 batch.append(key=key, value=value, timestamp=None, headers=headers)
         futures.append(_submit(producer, batch, topic, partition))
     return futures
+
+
+def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
+    """Have the broker answer the worker consumer's fetches within `max_wait_ms` (faust
+    fixes 1.5 s). aiokafka keeps one fetch per broker in flight and leaves out of it the
+    partitions whose records are still unread; when every busy partition has some, the
+    fetch holds only quiet ones (the retry tiers), and the broker keeps it the whole wait
+    while the busy partitions' new records wait behind it."""
+    thread = cast(Any, app.consumer)._thread
+    create = thread._create_worker_consumer
+
+    def create_bounded(transport: Any) -> Any:
+        consumer = create(transport)
+        consumer._fetch_max_wait_ms = max_wait_ms  # handed to its Fetcher by `start`
+        return consumer
+
+    thread._create_worker_consumer = create_bounded
 
 
 def _submit(producer: Any, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:

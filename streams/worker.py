@@ -65,6 +65,9 @@ Clock = Callable[[], float]
 #: wait buys the worker the CPU it needs to keep up, for a few milliseconds of latency.
 TAKE_RECORDS: Final = 500
 TAKE_SECONDS: Final = 0.02
+#: The longest the broker holds a fetch that has nothing to return yet: as long a wait as
+#: a record may spend behind a fetch of quiet partitions.
+FETCH_MAX_WAIT_MS: Final = 50
 #: Takes whose outputs may be on their way to the broker at once; the next take waits.
 TAKES_IN_FLIGHT: Final = 4
 #: How often the table's stores learn their changelogs' written offsets.
@@ -86,6 +89,7 @@ class StreamsWorker:
         self._clock = clock
         self._topics = topics = settings.topics
         engine.guard_rebalances(self.app, topics.worker_sources())
+        engine.bound_fetch_wait(self.app, FETCH_MAX_WAIT_MS)
         self._gate = DueGate(self.app.consumer)
         self._topic_prefix = settings.topic_prefix
         self._in_flight: deque[asyncio.Future[None]] = deque()

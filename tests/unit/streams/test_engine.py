@@ -3,6 +3,7 @@ any of them fails here, by name, before it can fail in production."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from pathlib import Path
 from typing import Any, cast
@@ -104,3 +105,24 @@ def test_faust_seeks_through_its_thread_which_seeks_committed_offsets_above_0_on
     seek = inspect.getsource(aiokafka.AIOKafkaConsumer.seek_to_committed)
     assert "if offset and offset > 0:" in seek
     assert callable(ConsumerThread.seek_to_beginning)
+
+
+async def test_the_worker_consumer_asks_the_broker_to_answer_within_the_bounded_wait(
+    tmp_path: Path,
+) -> None:
+    app = engine.make_app(PipelineSettings(worker_data_dir=tmp_path))
+    engine.bound_fetch_wait(app, 50)
+
+    thread = cast(Any, app.consumer)._thread
+    consumer = thread._create_consumer(loop=asyncio.get_running_loop())
+    try:
+        assert isinstance(consumer, aiokafka.AIOKafkaConsumer)
+        assert consumer._fetch_max_wait_ms == 50
+    finally:
+        await consumer.stop()
+        thread.thread_loop.close()
+    assert "fetch_max_wait_ms=1500," in inspect.getsource(ConsumerThread._create_worker_consumer)
+    start = inspect.getsource(aiokafka.AIOKafkaConsumer.start)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms," in start
+    fetch_request = inspect.getsource(Fetcher._get_actions_per_node)
+    assert "self._fetch_max_wait_ms," in fetch_request
