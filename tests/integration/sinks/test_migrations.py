@@ -26,8 +26,7 @@ def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: st
     upgrade(sink_database_url)
     upgrade(sink_database_url)  # a second run (another replica starting) changes nothing
 
-    head = ScriptDirectory.from_config(alembic_config(sink_database_url)).get_current_head()
-    assert current_revision(sink_database_url) == head
+    assert _at_head(sink_database_url)
     engine = make_engine(sink_database_url)
     try:
         with engine.connect() as connection:
@@ -38,6 +37,11 @@ def test_upgrade_reaches_head_twice_and_matches_the_tables(sink_database_url: st
 
 
 STARTUP_SECONDS = 120
+
+
+def _at_head(database_url: str) -> bool:
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    return current_revision(database_url) == head
 
 
 @pytest.fixture
@@ -67,8 +71,7 @@ def test_sinks_starting_together_migrate_one_at_a_time(empty_database_url: str) 
 
     assert [sink.is_alive() for sink in sinks] == [False] * 3, "a migrator never finished"
     assert errors == []
-    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
-    assert current_revision(empty_database_url) == head
+    assert _at_head(empty_database_url)
 
 
 def test_upgrade_waits_while_another_migrator_holds_the_lock(empty_database_url: str) -> None:
@@ -92,8 +95,7 @@ def test_upgrade_waits_while_another_migrator_holds_the_lock(empty_database_url:
         engine.dispose()
 
     assert waits == [0.5]
-    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
-    assert current_revision(empty_database_url) == head
+    assert _at_head(empty_database_url)
 
 
 async def test_the_natural_key_migration_runs_while_a_sink_writes(
