@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,3 +34,17 @@ def first_generation_threshold(allocations: int) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def thread_switch_interval(seconds: float) -> Iterator[None]:
+    """Have a thread that holds the interpreter lock hand it over after `seconds` (Python's
+    default is 5 ms) until the block ends. A thread coming back from a database round trip
+    waits for the lock while another thread computes: with several round trips per
+    transaction, the default interval adds tens of milliseconds to each."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)

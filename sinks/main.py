@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 
 from common.kafka import make_aiokafka_consumer, make_aiokafka_producer
 from common.lag_exporter import ConsumerLagExporter
-from common.runtime import first_generation_threshold
+from common.runtime import first_generation_threshold, thread_switch_interval
 from common.settings import PipelineSettings
 from sinks.batching import BatchLimits
 from sinks.database import make_engine
@@ -28,6 +28,9 @@ SINK_GC_THRESHOLD = 10_000
 #: The broker answers a fetch once it has this much or SINK_BATCH_MAX_WAIT_MS has passed:
 #: far more than a quiet stream brings in that time, so it answers once per batch.
 SINK_FETCH_MIN_BYTES = 512 * 1024
+#: How soon the thread decoding the next batch hands the interpreter lock to the thread
+#: writing this one, back from a database round trip (`common.runtime`).
+SINK_THREAD_SWITCH_SECONDS = 0.0005
 
 
 def sink_options(settings: PipelineSettings) -> SinkOptions:
@@ -57,7 +60,10 @@ async def running_sink(
         await producer.start()
         await consumer.start()
         options = sink_options(settings)
-        with first_generation_threshold(SINK_GC_THRESHOLD):
+        with (
+            first_generation_threshold(SINK_GC_THRESHOLD),
+            thread_switch_interval(SINK_THREAD_SWITCH_SECONDS),
+        ):
             yield Sink(
                 consumer,
                 producer,

@@ -29,7 +29,6 @@ from sinks import metrics
 from sinks.batching import BatchLimits, backoff_seconds
 from sinks.db_errors import classify
 from sinks.records import (
-    Decoded,
     KafkaRecord,
     Prepared,
     Rejected,
@@ -76,27 +75,34 @@ class Sink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """While the database writes one batch, fetch and prepare the next (decoding and
-        building rows are this process's CPU, the write mostly the server's), and record the
-        metrics of the one before. Batches are still written and committed one at a time,
-        in order."""
-        writing: asyncio.Task[Written] | None = None
+        building rows are this process's CPU, the write mostly the server's), settle the
+        one before (dlq, offset commit) and record its metrics. Batches are written one at
+        a time, in order, and their offsets committed in the same order."""
+        writing: asyncio.Task[Stored] | None = None
+        settling: asyncio.Task[Stored] | None = None
         try:
             while not stop.is_set():
                 batch = prepare(await self._fetch_batch(), datetime.now(UTC))
-                written = await writing if writing is not None else None
-                writing = None
+                settled = await settling if settling is not None else None
+                settling = None
+                if writing is not None:
+                    settling = asyncio.create_task(self._settle(await writing))
+                    writing = None
                 if batch.records and not stop.is_set():  # else redelivered to the next consumer
-                    writing = asyncio.create_task(self._handle(batch, stop))
+                    writing = asyncio.create_task(self._store_batch(batch, stop))
                     await asyncio.sleep(0)  # the write starts before the metrics below
-                if written is not None:
-                    written.observe()
+                if settled is not None:
+                    settled.observe()
+            if settling is not None:
+                (await settling).observe()
             if writing is not None:
-                (await writing).observe()
+                (await self._settle(await writing)).observe()
         except SinkStopped:
             log.info("stopped while waiting for the database; the batch will be redelivered")
         finally:
-            if writing is not None:
-                writing.cancel()  # only when something failed: the process is going down
+            for task in (writing, settling):
+                if task is not None:
+                    task.cancel()  # only when something failed: the process is going down
 
     async def _fetch_batch(self) -> list[KafkaRecord]:
         records: list[KafkaRecord] = []
@@ -110,16 +116,18 @@ class Sink:
             records.extend(record for batch in fetched.values() for record in batch)
         return records
 
-    async def _handle(self, batch: Prepared, stop: asyncio.Event) -> Written:
+    async def _store_batch(self, batch: Prepared, stop: asyncio.Event) -> Stored:
         started = time.monotonic()
         rejected = batch.rejected + await self._write(batch, stop)
-        committed_at = datetime.now(UTC)
-        await self._dead_letter(rejected)
+        return Stored(batch, rejected, datetime.now(UTC), started)
+
+    async def _settle(self, stored: Stored) -> Stored:
+        await self._dead_letter(stored.rejected)
         self._before_offset_commit()
-        await self._commit(next_offsets(batch.records))
-        metrics.BATCH_SIZE.observe(len(batch.records))
-        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
-        return Written(batch.decoded, rejected, committed_at)
+        await self._commit(next_offsets(stored.batch.records))
+        metrics.BATCH_SIZE.observe(len(stored.batch.records))
+        metrics.BATCH_SECONDS.observe(time.monotonic() - stored.started)
+        return stored
 
     async def _write(self, batch: Prepared, stop: asyncio.Event) -> list[Rejected]:
         attempt = 0
@@ -211,16 +219,17 @@ class Sink:
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
-    """A batch whose rows and offsets are committed: what its metrics need."""
+class Stored:
+    """A batch whose rows are committed (its offsets are, once settled)."""
 
-    decoded: list[Decoded]
+    batch: Prepared
     rejected: list[Rejected]
     committed_at: datetime
+    started: float  # time.monotonic() when its write began
 
     def observe(self) -> None:
         failed = {id(item.record) for item in self.rejected}
-        written = [item for item in self.decoded if id(item.record) not in failed]
+        written = [item for item in self.batch.decoded if id(item.record) not in failed]
         metrics.EVENTS_WRITTEN.inc(len(written))  # once per batch: each inc() takes a lock
         committed_ms = self.committed_at.timestamp() * 1000
         for item in written:

@@ -1,12 +1,18 @@
 """Startup objects are frozen out of the garbage collector's full collections; a service
-can raise the youngest generation's threshold while it runs."""
+can raise the youngest generation's threshold and shorten the thread switch interval while
+it runs."""
 
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from common.runtime import first_generation_threshold, freeze_startup_objects
+from common.runtime import (
+    first_generation_threshold,
+    freeze_startup_objects,
+    thread_switch_interval,
+)
 
 RAISED = 10_000
 
@@ -35,3 +41,10 @@ def test_the_first_generation_threshold_is_raised_within_the_block_then_restored
     with first_generation_threshold(RAISED):
         assert gc.get_threshold() == (RAISED, *before[1:])
     assert gc.get_threshold() == before
+
+
+def test_the_thread_switch_interval_is_shortened_within_the_block_then_restored() -> None:
+    before = sys.getswitchinterval()
+    with thread_switch_interval(before / 10):
+        assert sys.getswitchinterval() == pytest.approx(before / 10)
+    assert sys.getswitchinterval() == before
