@@ -126,11 +126,12 @@ def apply(settings: PipelineSettings, scale: ScalePlan) -> None:
 
 
 def latest_entries(settings: PipelineSettings, topic: str) -> list[Entry]:
-    """The latest record of each key in each partition of `topic` (None: a tombstone)."""
+    """The latest record of each key in each partition of `topic` (None: a tombstone), by
+    partition and key: records of different partitions arrive in no fixed order."""
     latest: dict[tuple[int, bytes], bytes | None] = {}
     for message in read_messages(settings, [topic], READ_TIMEOUT_SECONDS, complete=True):
         latest[(message.partition() or 0, message.key() or b"")] = message.value()
-    return [Entry(partition, key, value) for (partition, key), value in latest.items()]
+    return [Entry(partition, key, value) for (partition, key), value in sorted(latest.items())]
 
 
 def _workers_running(group: str, members: int) -> str:
