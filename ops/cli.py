@@ -345,16 +345,21 @@ BenchDurability = Annotated[
 @bench_app.command("sink")
 def bench_sink(
     events: Annotated[int, typer.Option(min=1, help="payment-events to pre-load.")] = 100_000,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sink batch size.")] = 2_000,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Sink batch size [default: SINK_BATCH_SIZE].")
+    ] = None,
     durable: BenchDurability = True,
 ) -> None:
     """Sink rows/s from pre-loaded payment-events vs a bare COPY of the same rows
     (PostgreSQL at DATABASE_URL; a scratch database is created and dropped)."""
     from ops.bench.sink import bench
 
-    if events <= batch_size:  # the rate is measured from the end of the first batch
-        raise typer.BadParameter("must be larger than --batch-size", param_hint="--events")
     settings = PipelineSettings()
+    batch_size = batch_size or settings.sink_batch_size
+    if events <= batch_size:  # the rate is measured from the end of the first batch
+        raise typer.BadParameter(
+            f"must be larger than the batch size ({batch_size:,})", param_hint="--events"
+        )
     configure_logging("WARNING", component="bench")
     typer.echo(bench(settings, events, batch_size, durable=durable).report())
 

@@ -66,6 +66,7 @@ class Drain:
 @dataclass(frozen=True)
 class BenchResult:
     events: int
+    batch_size: int
     drain: Drain
     copy_rows_per_second: float
     durability: Durability
@@ -78,8 +79,9 @@ class BenchResult:
         drain = self.drain
         return (
             f"{self.durability.report()}\n"
-            f"sink: {self.sink_rows_per_second:,.0f} payment-events/s over {self.events} "
-            f"(each: a webhook_events row, a payment_transitions row, a payments upsert)\n"
+            f"sink: {self.sink_rows_per_second:,.0f} payment-events/s over {self.events:,}, "
+            f"in batches of at most {self.batch_size:,}\n"
+            f"each event: a webhook_events row, a payment_transitions row, a payments upsert\n"
             f"CPU per event: sink {drain.per_event(drain.sink_cpu)}, PostgreSQL "
             f"{drain.per_event(drain.database_cpu)}\n"
             f"bare COPY of the same webhook_events rows into an unindexed table: "
@@ -136,7 +138,7 @@ def bench(
             copy_rate = _bare_copy(engine, events)
         finally:
             engine.dispose()
-    return BenchResult(count, drain, copy_rate, durability)
+    return BenchResult(count, batch_size, drain, copy_rate, durability)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ def test_by_default_the_sink_is_measured_with_production_durability(
     assert result.drain.sink_cpu > 0
     assert result.drain.database_cpu  # the server runs on this machine
     assert "CPU per event: sink " in result.report()
+    assert "in batches of at most 400\n" in result.report()
 
 
 def test_without_durability_the_report_says_so(
