@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from common.metrics import AGE_BUCKETS
+
 EVENTS_WRITTEN = Counter(
     "payments_sink_events_written_total",
     "payment-events committed to the database (a redelivered one counts again)",
@@ -30,10 +32,10 @@ BATCH_SIZE = Histogram(
 END_TO_END_SECONDS = Histogram(
     "payments_sink_end_to_end_seconds",
     "from ingress receiving the webhook to its row being committed",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200),
+    buckets=AGE_BUCKETS,
 )
 INPUT_AGE_SECONDS = Histogram(
     "payments_sink_input_age_seconds",
     "from the worker producing a payment-event (its record timestamp) to its row being committed",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+    buckets=AGE_BUCKETS,
 )

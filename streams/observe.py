@@ -8,7 +8,7 @@ from typing import Literal
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from common.metrics import REGISTRY
+from common.metrics import AGE_BUCKETS, REGISTRY
 from common.settings import TopicNames
 from schemas import headers as h
 from streams.records import Outbound
@@ -33,7 +33,7 @@ INPUT_AGE_SECONDS = Histogram(
     "payments_worker_input_age_seconds",
     "From a record's timestamp (its producer's send) to the worker taking it, by source.",
     ["source"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+    buckets=AGE_BUCKETS,
     registry=REGISTRY,
 )
 BATCH_RECORDS = Histogram(
