@@ -346,7 +346,7 @@ BenchDurability = Annotated[
 def bench_sink(
     events: Annotated[int, typer.Option(min=1, help="payment-events to pre-load.")] = 100_000,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Sink batch size [default: SINK_BATCH_SIZE].")
+        int | None, typer.Option(min=1, help="Sink batch size (default: SINK_BATCH_SIZE).")
     ] = None,
     durable: BenchDurability = True,
 ) -> None:
